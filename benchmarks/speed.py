@@ -1,0 +1,77 @@
+"""Training throughput of M1–M4 at the paper's Helmholtz settings, side by side.
+
+    python benchmarks/speed.py [--steps 5000] [--chunk 500] [--problem helmholtz]
+
+Each model's chunk is compiled first, then ``--steps`` steps are timed (compile
+excluded). Reports steps/s and the cost of each model relative to M1 in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import platform
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+import pinnsight as ps
+from pinnsight.models import build_balancer
+from pinnsight.runner import build
+from pinnsight.train import TrainState, make_step, paper_optimizer
+
+
+def throughput(config: ps.RunConfig, steps: int, chunk: int, repeats: int = 3) -> float:
+    problem, net, key = build(config)
+    balancer = build_balancer(config)
+    opt = paper_optimizer()
+    params, static = eqx.partition(net, eqx.is_inexact_array)
+    sizes = dict.fromkeys(("residual", *problem.conditions), config.batch_size)
+    step = make_step(problem, static, opt, balancer, sizes)
+    state = TrainState(params, opt.init(params), balancer.init(problem.groups), key,
+                       jnp.asarray(0, jnp.int32))
+
+    @functools.partial(jax.jit, static_argnums=1)
+    def run_chunk(s, n):
+        return jax.lax.scan(lambda c, _: step(c), s, None, length=n)
+
+    state, m = run_chunk(state, chunk)
+    jax.block_until_ready(m)
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps // chunk):
+            state, m = run_chunk(state, chunk)
+        jax.block_until_ready(m)
+        best = max(best, (steps // chunk) * chunk / (time.perf_counter() - t0))
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problem", default="helmholtz")
+    ap.add_argument("--steps", type=int, default=5000)
+    ap.add_argument("--chunk", type=int, default=500)
+    ap.add_argument("--models", default="M1,M2,M3,M4")
+    ap.add_argument("--set", nargs="*", default=[], dest="assignments")
+    args = ap.parse_args()
+    base = ps.RunConfig(problem=args.problem).with_assignments(args.assignments)
+    rates = {}
+    for m in args.models.split(","):
+        rates[m] = throughput(base.override(model=m), args.steps, args.chunk)
+    ref = rates.get("M1")
+    print(f"# {args.problem}, batch {base.batch_size}/sampler, chunk {args.chunk}, "
+          f"{args.steps} timed steps (best of 3); jax {jax.__version__}, "
+          f"{jax.devices()[0].platform}, {platform.processor() or platform.machine()}")
+    print(f"{'model':6} {'steps/s':>9} {'cost vs M1':>11}")
+    for m, r in rates.items():
+        rel = f"{ref / r:.3f}x" if ref else "-"
+        print(f"{m:6} {r:9.0f} {rel:>11}")
+    print(json.dumps({"rates": rates}))
+
+
+if __name__ == "__main__":
+    main()

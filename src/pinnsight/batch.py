@@ -1,0 +1,140 @@
+"""Many runs at once: side-by-side processes, one progress bar, finished runs reused.
+
+A single PINN run at 128 points keeps one core busy, so `run_many` starts up to
+``jobs`` worker processes (each single-threaded XLA) and shows the total progress in
+steps. A run folder whose ``summary.json`` says ``finished`` with the same config is
+not trained again, which makes `compare` and `reproduce` resumable.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from . import runio
+from .config import RunConfig
+
+__all__ = ["Job", "run_many", "finished_summary"]
+
+_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+@dataclass(frozen=True)
+class Job:
+    config: RunConfig
+    out_dir: Path
+
+
+def finished_summary(job: Job) -> dict[str, Any] | None:
+    """The summary of an already finished run of exactly this config, else None.
+
+    Raises:
+        FileExistsError: the folder holds a run of a *different* config.
+    """
+    p = job.out_dir
+    if not runio.holds_run(p):
+        return None
+    cfg = p / "config.json"
+    summ = p / "summary.json"
+    if cfg.exists() and runio.read_json(cfg) != _normalised(job.config):
+        raise FileExistsError(
+            f"{p} holds a run with a different config; pass --overwrite to replace it "
+            "or choose another --out."
+        )
+    if summ.exists() and runio.read_json(summ).get("status") == "finished":
+        return runio.read_json(summ)
+    return None
+
+
+def _normalised(config: RunConfig) -> dict[str, Any]:
+    import json
+
+    return json.loads(json.dumps(config.to_dict(), default=list))
+
+
+def _work(config_dict: dict, out_dir: str, q) -> dict[str, Any]:
+    from .runner import run
+
+    def report(n: int, row: dict[str, float]) -> None:
+        q.put(n)
+
+    result = run(RunConfig.from_dict(config_dict), out_dir, overwrite=True, progress=False,
+                 on_chunk=report)
+    return result.summary
+
+
+def run_many(
+    jobs: list[Job], *, workers: int = 2, overwrite: bool = False, desc: str = "runs"
+) -> list[dict[str, Any]]:
+    """Run every job (reusing finished ones unless ``overwrite``); summaries in job order.
+
+    A failed run (divergence included) is reported in its summary as
+    ``{"status": "failed", "error": message}`` instead of stopping the others.
+    """
+    summaries: list[dict[str, Any] | None] = []
+    todo: list[int] = []
+    for i, job in enumerate(jobs):
+        done = None if overwrite else finished_summary(job)
+        summaries.append(done)
+        if done is None:
+            todo.append(i)
+    total = sum(jobs[i].config.steps for i in todo)
+    bar = tqdm(total=total, desc=desc, unit="step", smoothing=0.05, disable=total == 0)
+    if workers <= 1 or len(todo) <= 1:
+        from .runner import run
+
+        for i in todo:
+            try:
+                summaries[i] = run(jobs[i].config, jobs[i].out_dir, overwrite=True,
+                                   progress=False, on_chunk=lambda n, r: bar.update(n)).summary
+            except Exception as err:  # noqa: BLE001 - recorded per run
+                summaries[i] = {"status": "failed", "error": str(err)}
+        bar.close()
+        return summaries  # type: ignore[return-value]
+
+    ctx = mp.get_context("spawn")
+    manager = ctx.Manager()
+    q = manager.Queue()
+    stop = threading.Event()
+
+    def drain() -> None:
+        while not stop.is_set():
+            try:
+                bar.update(q.get(timeout=0.2))
+            except queue.Empty:
+                continue
+
+    old_flags = os.environ.get("XLA_FLAGS")
+    os.environ["XLA_FLAGS"] = f"{old_flags or ''} {_SINGLE_THREAD}".strip()
+    thread = threading.Thread(target=drain, daemon=True)
+    thread.start()
+    try:
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = {
+                pool.submit(_work, _normalised(jobs[i].config), str(jobs[i].out_dir), q): i
+                for i in todo
+            }
+            for fut in cf.as_completed(futures):
+                i = futures[fut]
+                try:
+                    summaries[i] = fut.result()
+                except Exception as err:  # noqa: BLE001 - recorded per run
+                    summaries[i] = {"status": "failed", "error": str(err)}
+    finally:
+        if old_flags is None:
+            os.environ.pop("XLA_FLAGS", None)
+        else:
+            os.environ["XLA_FLAGS"] = old_flags
+        stop.set()
+        thread.join()
+        bar.close()
+        manager.shutdown()
+    return summaries  # type: ignore[return-value]

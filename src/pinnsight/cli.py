@@ -1,0 +1,143 @@
+"""The ``pinnsight`` command line: list, train, compare, diagnose."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _base_config(args) -> "RunConfig":  # noqa: F821
+    from .config import RunConfig
+
+    cfg = RunConfig(problem=args.problem)
+    if getattr(args, "config", None):
+        cfg = cfg.with_toml(args.config)
+    values = {}
+    for name in ("model", "steps", "seed"):
+        v = getattr(args, name, None)
+        if v is not None:
+            values[name] = v
+    if getattr(args, "x64", False):
+        values["x64"] = True
+    cfg = cfg.override(**values) if values else cfg
+    return cfg.with_assignments(args.assignments or [])
+
+
+def _cmd_list(args) -> int:
+    from .config import MODELS
+    from .problems import PROBLEMS, problem_defaults
+
+    print("problems:")
+    for name, entry in sorted(PROBLEMS.items()):
+        params = ", ".join(f"{k}={v}" for k, v in problem_defaults(name).items())
+        print(f"  {name:20s} {entry.description}\n  {'':20s} parameters: {params}")
+    print("models:")
+    for name, (net, ann) in MODELS.items():
+        print(f"  {name}  {net}{' + learning-rate annealing' if ann else ''}")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from .runner import run
+    from .runreport import render_run
+
+    cfg = _base_config(args)
+    out = Path(args.out or f"runs/{cfg.problem}-{cfg.model}-seed{cfg.seed}")
+    result = run(cfg, out, overwrite=args.overwrite, progress=not args.quiet)
+    page = render_run(out)
+    s = result.summary
+    print(f"{cfg.problem} {cfg.model} seed {cfg.seed}: relative L2 {s['final_error']:.3e}, "
+          f"{s['steps']} steps in {s['wall_time_s']:.1f} s ({s['steps_per_s']:.0f} steps/s)")
+    print(f"run folder: {out}\nreport: {page}")
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    from .compare import compare
+
+    cfg = _base_config(args)
+    out = Path(args.out or f"runs/compare-{cfg.problem}")
+    models = [m.strip() for m in args.models.split(",")]
+    table = compare(cfg, models=models, seeds=args.seeds, out=out, workers=args.jobs,
+                    overwrite=args.overwrite)
+    print(f"\n{cfg.problem}: {cfg.steps} steps, seeds {args.seeds}")
+    print(f"{'model':6} {'median rel. L2':>15} {'min':>10} {'max':>10} {'wall s':>8} {'steps/s':>8}")
+    for m, t in table.items():
+        print(f"{m:6} {t['median_error']:15.3e} {t['min_error']:10.3e} {t['max_error']:10.3e} "
+              f"{t['wall_time_s']:8.1f} {t['steps_per_s']:8.0f}")
+        for f in t["failures"]:
+            print(f"   failed: {f}")
+    print(f"report: {out / 'report.html'}")
+    return 0
+
+
+def _cmd_diagnose(args) -> int:
+    from .runreport import render_run
+
+    print(f"report: {render_run(args.run_dir)}")
+    return 0
+
+
+def _add_common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
+    p.add_argument("problem", help="problem name (see `pinnsight list`)")
+    if model:
+        p.add_argument("--model", choices=None, help="M1, M2, M3 or M4 (default M1)")
+    p.add_argument("--steps", type=int, help="optimiser steps (default 40000)")
+    p.add_argument("--set", dest="assignments", nargs="+", metavar="KEY=VALUE",
+                   help="override config keys or problem parameters, e.g. a2=2 batch_size=256")
+    p.add_argument("--config", help="TOML file of config keys / problem parameters")
+    p.add_argument("--x64", action="store_true", help="train in float64")
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="pinnsight",
+        description="Train PINNs and see their gradient pathologies (Wang, Teng & Perdikaris 2021).",
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("list", help="list problems and models")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("train", help="train one model on one problem")
+    _add_common(p)
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("compare", help="train M1-M4 and write a side-by-side report")
+    _add_common(p, model=False)
+    p.add_argument("--models", default="M1,M2,M3,M4", help="comma-separated (default M1,M2,M3,M4)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds (default 0)")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                   help="runs side by side (default: 2 or the core count)")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("diagnose", help="render a finished run's diagnostics into its report")
+    p.add_argument("run_dir")
+    p.set_defaults(func=_cmd_diagnose)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileExistsError, FileNotFoundError) as err:
+        print(f"pinnsight: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pinnsight: interrupted", file=sys.stderr)
+        return 130
+    except RuntimeError as err:  # DivergenceError and friends
+        print(f"pinnsight: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Per-term losses and gradients on freshly sampled points, and the error metric."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .problem import Problem
+
+__all__ = ["term_gradients", "relative_l2", "sample_points"]
+
+
+def sample_points(problem: Problem, key: jax.Array, sizes: dict[str, int]) -> dict[str, jax.Array]:
+    """Fresh uniform points for ``"residual"`` and each condition."""
+    conds = list(problem.conditions)
+    keys = jax.random.split(key, len(conds) + 1)
+    pts = {"residual": problem.domain.sample(keys[0], sizes["residual"])}
+    for k, c in zip(keys[1:], conds, strict=True):
+        pts[c] = problem.conditions[c].sample(k, sizes[c])
+    return pts
+
+
+def term_gradients(problem: Problem, static, params, key, sizes: dict[str, int]):
+    """Losses and gradients of the residual and each weight group on fresh points.
+
+    Returns ``(losses, grads)``: ``losses`` per term (``"residual"`` and each
+    condition), ``grads`` per ``"residual"`` and each group (unweighted).
+    """
+    conds = list(problem.conditions)
+    pts = sample_points(problem, key, sizes)
+
+    def res_loss(p):
+        return problem.residual_loss(eqx.combine(p, static), pts["residual"])
+
+    losses, grads = {}, {}
+    losses["residual"], grads["residual"] = jax.value_and_grad(res_loss)(params)
+    for g in problem.groups:
+        members = [c for c in conds if problem.group_of(c) == g]
+
+        def group_loss(p, members=members):
+            net = eqx.combine(p, static)
+            parts = {c: problem.condition_loss(c, net, pts[c]) for c in members}
+            return sum(parts.values()), parts
+
+        (_, parts), grads[g] = jax.value_and_grad(group_loss, has_aux=True)(params)
+        losses.update(parts)
+    return losses, grads
+
+
+def relative_l2(pred: jax.Array, ref: jax.Array) -> jax.Array:
+    r"""$\|u_\theta - u\|_2 / \|u\|_2$ over all points and components."""
+    return jnp.linalg.norm((pred - ref).ravel()) / jnp.linalg.norm(ref.ravel())

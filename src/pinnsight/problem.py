@@ -1,0 +1,208 @@
+r"""`Problem`: a PDE written as plain functions of one point.
+
+The PINN loss of PAPER §1 (Wang, Teng & Perdikaris 2021, eq. 2.7) is
+
+$$ \mathcal{L}(\theta) = \mathcal{L}_r(\theta) + \sum_i \lambda_i \mathcal{L}_i(\theta),
+\qquad \mathcal{L}_r = \frac{1}{N_r}\sum_{k} \|r_\theta(x_k)\|^2, \quad
+\mathcal{L}_i = \frac{1}{N_i}\sum_{k} \|m_i(u_\theta, x_k)\|^2 , $$
+
+where $r$ is the PDE residual and each $m_i$ is the misfit of a constraint
+(a Dirichlet, initial or any other condition). A `Problem` holds $r$ and the named
+$m_i$ as plain Python functions of a point function ``u`` and one point ``x`` of
+shape ``(d,)``; pinnsight vmaps them over the sampled points. For a network with one
+output ``u(x)`` returns a scalar; with several outputs it returns a vector ``(m,)``.
+
+Constraints are grouped for the loss weights: all constraints in one ``group``
+share one $\lambda$ (Helmholtz: the four edges, one $\lambda$).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .geometry import Box
+
+__all__ = ["Condition", "Problem", "Reference"]
+
+PointFn = Callable[[jax.Array], jax.Array]
+Sampler = Callable[[jax.Array, int], jax.Array]
+
+
+@dataclass(frozen=True)
+class Condition:
+    r"""One constraint term $m(u, x) = 0$ for $x$ drawn from ``where``.
+
+    Args:
+        where: a `Box` (its uniform sampler is used) or any function ``(key, n) -> (n, d)``.
+        misfit: ``misfit(u, x)`` returning a scalar or a vector whose squared norm is
+            averaged over the points, e.g. ``lambda u, x: u(x) - g(x)`` for Dirichlet data.
+        group: the loss-weight group; defaults to the condition's own name.
+    """
+
+    where: Box | Sampler
+    misfit: Callable[[PointFn, jax.Array], jax.Array]
+    group: str | None = None
+
+    def sample(self, key: jax.Array, n: int) -> jax.Array:
+        """``n`` points for this condition, shape ``(n, d)``."""
+        if isinstance(self.where, Box):
+            return self.where.sample(key, n)
+        return self.where(key, n)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Reference values of the observable on a set of points.
+
+    ``points`` has shape ``(N, d)``, ``values`` shape ``(N, k)``; ``shape`` is the grid
+    shape (for plots) when the points form a tensor grid in ``indexing="ij"`` order.
+    """
+
+    points: np.ndarray
+    values: np.ndarray
+    shape: tuple[int, ...] | None = None
+    label: str = "reference"
+
+
+@dataclass(frozen=True)
+class Problem:
+    r"""A PDE problem for a PINN.
+
+    **Main arguments:**
+
+    - ``name``: short name (used in folders and reports).
+    - ``domain``: the `Box` where residual points are drawn uniformly.
+    - ``residual``: ``residual(u, x)`` $= r(x)$, scalar or vector; zero for the solution.
+    - ``conditions``: ``{name: Condition}``, the constraint terms.
+
+    **Other arguments:**
+
+    - ``exact``: exact solution ``exact(x) -> (k,)`` of the observable, if known.
+    - ``reference``: a zero-argument function returning a `Reference` (gridded data,
+      e.g. from a classical solver); used when ``exact`` is not given.
+    - ``observable``: ``observable(u, x) -> (k,)``, the quantity compared with the
+      reference (default: the network output itself).
+    - ``output_dim``: number of network outputs $m$ (default 1).
+    - ``layers``: default network sizes ``(d, width, ..., m)``.
+    - ``eval_resolution``: points per axis of the evaluation grid (default 100).
+    - ``params``: the problem's parameters, recorded in configs and reports.
+    """
+
+    name: str
+    domain: Box
+    residual: Callable[[PointFn, jax.Array], jax.Array]
+    conditions: Mapping[str, Condition]
+    exact: Callable[[jax.Array], jax.Array] | None = None
+    reference: Callable[[], Reference] | None = None
+    observable: Callable[[PointFn, jax.Array], jax.Array] | None = None
+    output_dim: int = 1
+    layers: tuple[int, ...] = (2, 50, 50, 50, 1)
+    eval_resolution: int = 100
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not callable(self.residual):
+            raise TypeError("`residual` must be a function residual(u, x).")
+        if "residual" in self.conditions:
+            raise ValueError("'residual' is reserved for the PDE residual; rename that condition.")
+        for cname, cond in self.conditions.items():
+            if not isinstance(cond, Condition):
+                raise TypeError(
+                    f"condition {cname!r} must be a pinnsight.Condition, got {type(cond).__name__}."
+                )
+        if self.exact is None and self.reference is None:
+            raise ValueError(
+                f"problem {self.name!r} needs `exact` or `reference` to measure the error."
+            )
+        if self.layers[0] != self.domain.dim:
+            raise ValueError(
+                f"`layers[0]` (={self.layers[0]}) must equal the domain dimension "
+                f"(={self.domain.dim})."
+            )
+        if self.layers[-1] != self.output_dim:
+            raise ValueError(
+                f"`layers[-1]` (={self.layers[-1]}) must equal `output_dim` (={self.output_dim})."
+            )
+
+    # -- structure --------------------------------------------------------------------
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The loss-weight groups, in the order the conditions declare them."""
+        out: list[str] = []
+        for cname, cond in self.conditions.items():
+            g = cond.group or cname
+            if g not in out:
+                out.append(g)
+        return tuple(out)
+
+    def group_of(self, condition: str) -> str:
+        return self.conditions[condition].group or condition
+
+    def point_function(self, net: Callable[[jax.Array], jax.Array]) -> PointFn:
+        """The network as the ``u`` handed to residuals: scalar when ``output_dim == 1``."""
+        if self.output_dim == 1:
+            return lambda x: net(x)[0]
+        return net
+
+    # -- losses -----------------------------------------------------------------------
+    def residual_loss(self, net, points: jax.Array) -> jax.Array:
+        r"""$\mathcal{L}_r = \mathrm{mean}_k \|r(x_k)\|^2$ over ``points``."""
+        u = self.point_function(net)
+        r = jax.vmap(lambda x: jnp.atleast_1d(self.residual(u, x)))(points)
+        return jnp.mean(jnp.sum(r**2, axis=-1))
+
+    def condition_loss(self, name: str, net, points: jax.Array) -> jax.Array:
+        r"""$\mathcal{L}_i = \mathrm{mean}_k \|m_i(u, x_k)\|^2$ over ``points``."""
+        u = self.point_function(net)
+        misfit = self.conditions[name].misfit
+        m = jax.vmap(lambda x: jnp.atleast_1d(misfit(u, x)))(points)
+        return jnp.mean(jnp.sum(m**2, axis=-1))
+
+    # -- evaluation -------------------------------------------------------------------
+    def observe(self, net, points: jax.Array) -> jax.Array:
+        """The observable at ``points``, shape ``(N, k)``."""
+        if self.observable is None:
+            return jax.vmap(net)(points)
+        u = self.point_function(net)
+        return jax.vmap(lambda x: jnp.atleast_1d(self.observable(u, x)))(points)
+
+    @functools.cached_property
+    def reference_data(self) -> Reference:
+        """The reference on the evaluation grid (exact solution) or the given data."""
+        if self.exact is not None:
+            pts, shape = self.domain.grid(self.eval_resolution)
+            vals = np.asarray(jax.vmap(lambda x: jnp.atleast_1d(self.exact(x)))(pts))
+            return Reference(pts, vals, shape, label="exact")
+        ref = self.reference()
+        if not isinstance(ref, Reference):
+            raise TypeError("`reference()` must return a pinnsight.Reference.")
+        return ref
+
+    def check(self, net) -> None:
+        """Trace residual and misfits once and raise a clear error on bad shapes."""
+        x = jnp.zeros((self.domain.dim,))
+        u = self.point_function(net)
+        items = [("residual", self.residual)] + [
+            (n, c.misfit) for n, c in self.conditions.items()
+        ]
+        for label, fn in items:
+            try:
+                out = jax.eval_shape(lambda x, fn=fn: fn(u, x), x)
+            except Exception as err:  # noqa: BLE001 - re-raised with context
+                raise TypeError(
+                    f"problem {self.name!r}: evaluating {label}(u, x) at one point x of shape "
+                    f"({self.domain.dim},) failed: {err}"
+                ) from err
+            if len(out.shape) > 1:
+                raise ValueError(
+                    f"problem {self.name!r}: {label}(u, x) must return a scalar or a 1-D vector "
+                    f"for one point, got shape {out.shape}. Write it for a single point x; "
+                    "pinnsight vmaps it over the batch."
+                )

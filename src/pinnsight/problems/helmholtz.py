@@ -1,0 +1,51 @@
+r"""2D Helmholtz equation (PAPER §6; Wang, Teng & Perdikaris 2021, §2.3 and §6.1).
+
+$$ \Delta u + k^2 u = q \ \text{on}\ [-1,1]^2,\qquad u = 0 \ \text{on the boundary},$$
+$$ u(x,y) = \sin(a_1\pi x)\sin(a_2\pi y),\qquad
+   q = \big(k^2 - (a_1\pi)^2 - (a_2\pi)^2\big)\,u .$$
+
+The four edges are four conditions sharing one weight group ``"bc"``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from ..autodiff import laplacian
+from ..geometry import Box
+from ..problem import Condition, Problem
+from . import register
+
+
+@register("helmholtz", "2D Helmholtz, u = sin(a1 pi x) sin(a2 pi y) on [-1,1]^2 (paper §6)")
+def make(a1: float = 1.0, a2: float = 4.0, k: float = 1.0, layers=(2, 50, 50, 50, 1)) -> Problem:
+    """The Helmholtz benchmark with frequencies ``a1, a2`` and wave number ``k``."""
+
+    def exact(x: jax.Array) -> jax.Array:
+        return jnp.sin(a1 * jnp.pi * x[0]) * jnp.sin(a2 * jnp.pi * x[1])
+
+    def forcing(x: jax.Array) -> jax.Array:
+        return (k**2 - (a1 * jnp.pi) ** 2 - (a2 * jnp.pi) ** 2) * exact(x)
+
+    def residual(u, x):
+        return laplacian(u)(x) + k**2 * u(x) - forcing(x)
+
+    def dirichlet(u, x):
+        return u(x) - exact(x)
+
+    domain = Box((-1.0, -1.0), (1.0, 1.0))
+    edges = {
+        f"bc_{axis}{side}": Condition(domain.face(axis, side), dirichlet, group="bc")
+        for axis in ("x", "y")
+        for side in ("lo", "hi")
+    }
+    return Problem(
+        name="helmholtz",
+        domain=domain,
+        residual=residual,
+        conditions=edges,
+        exact=exact,
+        layers=tuple(layers),
+        params={"a1": a1, "a2": a2, "k": k},
+    )

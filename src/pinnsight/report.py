@@ -1,0 +1,289 @@
+"""Plots (matplotlib, Agg, PNG) and the one-page report of a run or a comparison."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+__all__ = [
+    "plot_fields",
+    "plot_curves",
+    "plot_histograms",
+    "plot_histogram_pair",
+    "plot_stiffness",
+    "write_report",
+    "format_table",
+]
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def predict(problem, net) -> tuple[np.ndarray, np.ndarray]:
+    """(reference values, predicted observable) on the reference points."""
+    import jax
+    import jax.numpy as jnp
+
+    ref = problem.reference_data
+    pts = jnp.asarray(ref.points, dtype=jnp.result_type(float))
+    pred = np.asarray(jax.jit(lambda p: problem.observe(net, p))(pts))
+    return np.asarray(ref.values), pred
+
+
+def plot_fields(problem, nets: Mapping[str, Any], path: str | Path) -> Path:
+    """Reference, prediction and |error| of the observable for each model (one row each)."""
+    ref = problem.reference_data
+    preds = {label: predict(problem, net)[1] for label, net in nets.items()}
+    names = problem.domain.names
+    dim = problem.domain.dim
+    rows = len(preds)
+    if dim == 1:
+        fig, axes = plt.subplots(rows, 2, figsize=(9, 2.8 * rows), squeeze=False)
+        x = ref.points[:, 0]
+        order = np.argsort(x)
+        for r, (label, pred) in enumerate(preds.items()):
+            ax = axes[r, 0]
+            ax.plot(x[order], ref.values[order, 0], "k-", lw=2, label=ref.label)
+            ax.plot(x[order], pred[order, 0], "r--", lw=1.5, label=label)
+            ax.set_title(f"{label}: solution")
+            ax.set_xlabel(names[0])
+            ax.legend()
+            ax = axes[r, 1]
+            ax.semilogy(x[order], np.abs(pred - ref.values)[order, 0] + 1e-16)
+            ax.set_title(f"{label}: |error|")
+            ax.set_xlabel(names[0])
+        return _save(fig, Path(path))
+    shape = ref.shape
+    lo, hi = problem.domain.lo, problem.domain.hi
+    extent = (lo[0], hi[0], lo[1], hi[1])
+    fig, axes = plt.subplots(rows, 3, figsize=(12, 3.4 * rows), squeeze=False)
+    refv = np.linalg.norm(ref.values, axis=-1).reshape(shape)
+    for r, (label, pred) in enumerate(preds.items()):
+        predv = np.linalg.norm(pred, axis=-1) if pred.shape[-1] > 1 else pred[:, 0]
+        refr = refv if pred.shape[-1] > 1 else ref.values[:, 0].reshape(shape)
+        err = np.linalg.norm(pred - ref.values, axis=-1).reshape(shape)
+        panels = [
+            (refr, f"{ref.label}", "viridis"),
+            (predv.reshape(shape), f"{label}: predicted", "viridis"),
+            (err, f"{label}: |error|", "magma"),
+        ]
+        vmin, vmax = float(refr.min()), float(refr.max())
+        for c, (field, title, cmap) in enumerate(panels):
+            ax = axes[r, c]
+            kw = {"vmin": vmin, "vmax": vmax} if c < 2 else {}
+            im = ax.imshow(field.T, origin="lower", extent=extent, cmap=cmap, aspect="auto", **kw)
+            ax.set_title(title)
+            ax.set_xlabel(names[0])
+            ax.set_ylabel(names[1])
+            fig.colorbar(im, ax=ax)
+    return _save(fig, Path(path))
+
+
+def plot_curves(
+    histories: Mapping[str, Mapping[str, Sequence[float]]],
+    prefix: str,
+    path: str | Path,
+    *,
+    ylabel: str,
+    logy: bool = True,
+    skip: Sequence[str] = (),
+) -> Path | None:
+    """One panel per model: every history column starting with ``prefix`` over steps."""
+    labels = [lab for lab, h in histories.items() if any(k.startswith(prefix) for k in h)]
+    if not labels:
+        return None
+    fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 3.4), squeeze=False)
+    for ax, label in zip(axes[0], labels, strict=True):
+        h = histories[label]
+        for k, v in h.items():
+            if k.startswith(prefix) and k not in skip:
+                (ax.semilogy if logy else ax.plot)(h["step"], v, label=k[len(prefix) :] or k)
+        ax.set_title(label)
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    return _save(fig, Path(path))
+
+
+def plot_error_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], path) -> Path:
+    """Relative L2 error over steps, all models in one panel."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, h in histories.items():
+        ax.semilogy(h["step"], h["error"], label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("relative L2 error")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, Path(path))
+
+
+def _density(counts: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    widths = np.diff(edges)
+    dens = counts / max(counts.sum(), 1) / np.where(widths > 0, widths, 1.0)
+    return 0.5 * (edges[1:] + edges[:-1]), dens
+
+
+def plot_histograms(
+    data: Mapping[str, np.ndarray],
+    path: str | Path,
+    *,
+    step_index: int = -1,
+    terms: Sequence[str] | None = None,
+    log: bool = True,
+    title: str = "",
+) -> Path:
+    r"""The paper's figure: one panel per layer, gradient densities of each term overlaid.
+
+    With ``log=True`` the x axis is $\log_{10}|\nabla_W\mathcal{L}|$ (reads better when one
+    term is a spike at zero); otherwise the signed values on a shared symmetric range.
+    """
+    all_terms = [str(t) for t in data["terms"]]
+    if terms is None:
+        terms = ["residual"] + [t for t in all_terms if t.endswith("_weighted")]
+    n_layers = data[f"{terms[0]}/counts"].shape[1]
+    step = int(data["steps"][step_index])
+    fig, axes = plt.subplots(1, n_layers, figsize=(3.3 * n_layers, 3.0), squeeze=False)
+    for l, ax in enumerate(axes[0]):
+        for t in terms:
+            if log:
+                c, e = data[f"{t}/log_counts"][step_index, l], data["log_edges"]
+            else:
+                c, e = data[f"{t}/counts"][step_index, l], data[f"{t}/edges"][step_index, l]
+            x, dens = _density(c, e)
+            ax.plot(x, dens, label=_term_label(t))
+            ax.fill_between(x, dens, alpha=0.2)
+        ax.set_title(f"layer {l + 1}")
+        ax.set_xlabel(r"$\log_{10}|\nabla_W \mathcal{L}|$" if log else r"$\nabla_W \mathcal{L}$")
+        if l == 0:
+            ax.set_ylabel("density")
+            ax.legend(fontsize=8)
+    fig.suptitle(f"{title} gradients at step {step}".strip())
+    return _save(fig, Path(path))
+
+
+def _term_label(t: str) -> str:
+    if t == "residual":
+        return r"$\nabla\mathcal{L}_r$"
+    if t.endswith("_weighted"):
+        return rf"$\nabla(\lambda\mathcal{{L}}_{{{t[: -len('_weighted')]}}})$"
+    return rf"$\nabla\mathcal{{L}}_{{{t}}}$"
+
+
+def plot_histogram_pair(
+    datasets: Mapping[str, Mapping[str, np.ndarray]],
+    path: str | Path,
+    *,
+    step_index: int = -1,
+) -> Path:
+    """Histograms of several runs (e.g. M1 vs M2) in rows, one panel per layer."""
+    rows = len(datasets)
+    first = next(iter(datasets.values()))
+    n_layers = first["residual/counts"].shape[1]
+    fig, axes = plt.subplots(rows, n_layers, figsize=(3.3 * n_layers, 2.9 * rows), squeeze=False)
+    for r, (label, data) in enumerate(datasets.items()):
+        terms = ["residual"] + [str(t) for t in data["terms"] if str(t).endswith("_weighted")]
+        for l in range(n_layers):
+            ax = axes[r, l]
+            for t in terms:
+                x, dens = _density(data[f"{t}/log_counts"][step_index, l], data["log_edges"])
+                ax.plot(x, dens, label=_term_label(t))
+                ax.fill_between(x, dens, alpha=0.2)
+            ax.set_title(f"{label}, layer {l + 1}, step {int(data['steps'][step_index])}")
+            ax.set_xlabel(r"$\log_{10}|\nabla_W\mathcal{L}|$")
+            if l == 0:
+                ax.legend(fontsize=8)
+    return _save(fig, Path(path))
+
+
+def plot_stiffness(series: Mapping[str, Mapping[str, Sequence[float]]], path) -> Path:
+    r"""$\sigma_{\max}$ over steps for each series, with the stability bound $2/\eta(t)$."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    bound = None
+    for label, s in series.items():
+        ax.semilogy(s["step"], s["sigma_max"], marker="o", ms=3, label=label)
+        bound = s
+    if bound is not None:
+        ax.semilogy(bound["step"], bound["stability_bound"], "k--", label=r"$2/\eta(t)$")
+    ax.set_xlabel("step")
+    ax.set_ylabel(r"$\sigma_{\max}(\nabla^2_\theta \mathcal{L})$")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, Path(path))
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table."""
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.3e}" if (abs(v) < 1e-2 or abs(v) >= 1e4) and v != 0 else f"{v:.3g}"
+        return str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_report(
+    folder: str | Path,
+    title: str,
+    sections: Sequence[tuple[str, str, Sequence[str | Path]]],
+) -> Path:
+    """``report.md`` and ``report.html`` in ``folder``: per section a heading, Markdown
+    text (tables allowed) and images (paths relative to ``folder``)."""
+    folder = Path(folder)
+    md = [f"# {title}", ""]
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    for heading, text, images in sections:
+        md += [f"## {heading}", "", text, ""]
+        body.append(f"<h2>{html.escape(heading)}</h2>")
+        body.append(_md_to_html(text))
+        for img in images:
+            rel = Path(img).relative_to(folder) if Path(img).is_absolute() else Path(img)
+            md += [f"![{rel.stem}]({rel.as_posix()})", ""]
+            body.append(f'<p><img src="{rel.as_posix()}" style="max-width:100%"></p>')
+    (folder / "report.md").write_text("\n".join(md) + "\n")
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;"
+        "max-width:1100px;margin:auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #999;padding:3px 8px;text-align:right}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )
+    (folder / "report.html").write_text(page)
+    return folder / "report.html"
+
+
+def _md_to_html(text: str) -> str:
+    out, table = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            cells = [r.strip("|").split("|") for r in table if not set(r) <= set("|-: ")]
+            head, *rest = cells
+            out.append("<table><tr>" + "".join(f"<th>{html.escape(c.strip())}</th>" for c in head))
+            for r in rest:
+                out.append(
+                    "<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in r) + "</tr>"
+                )
+            out.append("</table>")
+            table = []
+        if line.strip():
+            out.append(f"<p>{html.escape(line)}</p>")
+    return "\n".join(out)
