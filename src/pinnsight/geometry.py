@@ -63,7 +63,7 @@ class Box:
         lo = jnp.asarray(self.lo)
         hi = jnp.asarray(self.hi)
         u = jax.random.uniform(key, (n, self.dim), dtype=lo.dtype)
-        return lo + (hi - lo) * u
+        return lo[None, :] + (hi - lo)[None, :] * u
 
     def face(self, axis: int | str, side: str) -> Box:
         """The face where coordinate ``axis`` equals its ``"lo"`` or ``"hi"`` end."""

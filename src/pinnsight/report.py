@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -170,8 +171,20 @@ def plot_histograms(
         if l == 0:
             ax.set_ylabel("density")
             ax.legend(fontsize=8)
+    if log:
+        counts = [data[f"{t}/log_counts"][step_index, l] for t in terms for l in range(n_layers)]
+        _crop_to_support(axes[0], counts, data["log_edges"])
     fig.suptitle(f"{title} gradients at step {step}".strip())
     return _save(fig, Path(path))
+
+
+def _crop_to_support(axes, datasets_counts, edges) -> None:
+    support = np.nonzero(np.sum(datasets_counts, axis=0) > 0)[0]
+    if support.size:
+        lo = edges[max(support[0] - 1, 0)]
+        hi = edges[min(support[-1] + 2, len(edges) - 1)]
+        for ax in axes:
+            ax.set_xlim(lo, hi)
 
 
 def _term_label(t: str) -> str:
@@ -205,6 +218,13 @@ def plot_histogram_pair(
             ax.set_xlabel(r"$\log_{10}|\nabla_W\mathcal{L}|$")
             if l == 0:
                 ax.legend(fontsize=8)
+    counts = [
+        d[f"{t}/log_counts"][step_index, l]
+        for d in datasets.values()
+        for t in d["terms"]
+        for l in range(n_layers)
+    ]
+    _crop_to_support(axes.ravel(), counts, first["log_edges"])
     return _save(fig, Path(path))
 
 
@@ -252,7 +272,7 @@ def write_report(
         body.append(f"<h2>{html.escape(heading)}</h2>")
         body.append(_md_to_html(text))
         for img in images:
-            rel = Path(img).relative_to(folder) if Path(img).is_absolute() else Path(img)
+            rel = Path(os.path.relpath(Path(img).resolve(), folder.resolve()))
             md += [f"![{rel.stem}]({rel.as_posix()})", ""]
             body.append(f'<p><img src="{rel.as_posix()}" style="max-width:100%"></p>')
     (folder / "report.md").write_text("\n".join(md) + "\n")

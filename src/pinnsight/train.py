@@ -265,8 +265,8 @@ def fit(
                     run.save_model(eqx.combine(state.params, static))
             for rec in recorders:
                 rec(done, state, static)
-            bar.update(length)
             bar.set_postfix(_postfix(row), refresh=False)
+            bar.update(length)
             if on_chunk is not None:
                 on_chunk(length, row)
     except BaseException:

@@ -1,0 +1,64 @@
+"""Derivative helpers against closed forms and against each other."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import pinnsight as ps
+from pinnsight.autodiff import value_and_partials
+
+
+def f(x):  # f = sin(2x) e^{3y}
+    return jnp.sin(2 * x[0]) * jnp.exp(3 * x[1])
+
+
+X = jnp.array([0.3, -0.2])
+
+
+def test_partial_first_and_second_order():
+    s, e = np.sin(0.6), np.exp(-0.6)
+    c = np.cos(0.6)
+    np.testing.assert_allclose(ps.partial(f, 0)(X), 2 * c * e, rtol=1e-6)
+    np.testing.assert_allclose(ps.partial(f, 1)(X), 3 * s * e, rtol=1e-6)
+    np.testing.assert_allclose(ps.partial(f, 0, order=2)(X), -4 * s * e, rtol=1e-6)
+    np.testing.assert_allclose(ps.partial(f, 1, order=3)(X), 27 * s * e, rtol=1e-5)
+    np.testing.assert_allclose(ps.partial(ps.partial(f, 0), 1)(X), 6 * c * e, rtol=1e-6)
+
+
+def test_laplacian_closed_form_and_trace_of_hessian():
+    s, e = np.sin(0.6), np.exp(-0.6)
+    np.testing.assert_allclose(ps.laplacian(f)(X), (-4 + 9) * s * e, rtol=1e-6)
+    np.testing.assert_allclose(ps.laplacian(f)(X), jnp.trace(ps.hessian(f)(X)), rtol=1e-6)
+    np.testing.assert_allclose(ps.laplacian(f, axes=(1,))(X), 9 * s * e, rtol=1e-6)
+
+
+def test_grad_and_vector_outputs():
+    np.testing.assert_allclose(ps.grad(f)(X), jax.grad(f)(X), rtol=1e-6)
+
+    def g(x):
+        return jnp.stack([x[0] ** 3, x[0] * x[1] ** 2])
+
+    np.testing.assert_allclose(ps.partial(g, 0, order=2)(X), [6 * 0.3, 0.0], atol=1e-6)
+    np.testing.assert_allclose(ps.laplacian(g)(X), [6 * 0.3, 2 * 0.3], rtol=1e-6)
+
+
+def test_value_and_partials_shares_one_pass():
+    v, d1, d2 = value_and_partials(f, 0)(X)
+    np.testing.assert_allclose([v, d1, d2], [f(X), ps.partial(f, 0)(X),
+                                             ps.partial(f, 0, 2)(X)], rtol=1e-6)
+
+
+def test_bad_axis_and_order():
+    with pytest.raises(ValueError, match="out of range"):
+        ps.partial(f, 2)(X)
+    with pytest.raises(ValueError, match="order"):
+        ps.partial(f, 0, order=0)
+
+
+def test_derivatives_through_a_network(getkey):
+    net = ps.MLP((2, 8, 8, 1), key=getkey(), shift=(0.1, 0.2), scale=(0.5, 2.0))
+    u = lambda x: net(x)[0]  # noqa: E731
+    h = jax.hessian(u)(X)
+    np.testing.assert_allclose(ps.laplacian(u)(X), jnp.trace(h), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ps.partial(u, 1, 2)(X), h[1, 1], rtol=1e-5, atol=1e-6)

@@ -1,0 +1,99 @@
+"""The command line: errors name the valid choices; train and compare write their reports."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pinnsight.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "helmholtz" in out and "M4" in out and "a2=4.0" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "nope"], "unknown problem 'nope'; choose one of: .*helmholtz"),
+        (["train", "helmholtz", "--model", "M9"], "unknown model 'M9'; choose one of: M1, M2"),
+        (["train", "helmholtz", "--set", "foo=1"], "unknown config key 'foo'.*a2"),
+        (["train", "helmholtz", "--steps", "0"], "`steps` must be a positive integer"),
+        (["train", "helmholtz", "--steps", "-3"], "`steps` must be a positive integer"),
+        (["train", "helmholtz", "--set", "a2"], "expected key=value"),
+    ],
+)
+def test_bad_input_gives_one_clear_error(argv, message, capsys, tmp_path):
+    assert main([*argv, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pinnsight: error:")
+    import re
+
+    assert re.search(message, err), err
+    assert not (tmp_path / "r").exists()
+
+
+def test_train_then_refuse_then_overwrite(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "helmholtz", "--model", "M2", "--steps", "40", "--quiet", "--out", str(out),
+            "--set", "layers=(2,8,8,1)", "chunk_size=20", "a2=2"]
+    assert main(args) == 0
+    assert "relative L2" in capsys.readouterr().out
+    for f in ("report.html", "fields.png", "losses.png", "lambdas.png", "summary.json"):
+        assert (out / f).exists(), f
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["problem_params"] == {"a2": 2} and cfg["model"] == "M2"
+    assert main(args) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+
+
+def test_toml_config(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text('steps = 20\nchunk_size = 10\nlayers = [2, 6, 1]\n[params]\na2 = 1.0\n')
+    out = tmp_path / "run"
+    assert main(["train", "helmholtz", "--config", str(toml), "--quiet", "--out", str(out)]) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["steps"] == 20 and cfg["problem_params"] == {"a2": 1.0}
+
+
+def test_compare_writes_table_figures_and_resumes(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    args = ["compare", "helmholtz", "--steps", "40", "--out", str(out), "--models", "M1,M2",
+            "--jobs", "1", "--set", "layers=(2,8,8,1)", "chunk_size=20"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "M1" in text and "M2" in text and "median rel. L2" in text
+    for f in ("report.html", "report.md", "fields.png", "losses.png", "lambdas.png",
+              "errors.png", "histograms_M1_M2.png", "summary.json"):
+        assert (out / f).exists(), f
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["models"]["M2"]["finished"] == 1
+    mtime = (out / "M1" / "seed0" / "model.eqx").stat().st_mtime_ns
+    assert main(args) == 0  # finished runs are reused, not retrained
+    assert (out / "M1" / "seed0" / "model.eqx").stat().st_mtime_ns == mtime
+
+
+def test_diagnose_renders_a_run(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "helmholtz", "--steps", "20", "--quiet", "--out", str(out),
+                 "--set", "layers=(2,6,1)", "chunk_size=10", "hist_steps=(0,20)"]) == 0
+    (out / "report.html").unlink()
+    assert main(["diagnose", str(out)]) == 0
+    assert (out / "report.html").exists() and (out / "histograms_step20.png").exists()
+    assert main(["diagnose", str(tmp_path / "missing")]) == 2
+
+
+def test_example_file_runs():
+    """examples/poisson2d.py, the README's own-PDE example, trains to < 1e-1 error."""
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "poisson2d.py")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    err = float(proc.stdout.strip().split()[-1])
+    assert err < 1e-1

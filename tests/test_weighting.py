@@ -1,0 +1,104 @@
+"""The annealing update (both variants) against hand computations."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import pinnsight as ps
+from pinnsight.losses import term_gradients
+
+# residual kernels: max |g_r| = 4 (layer 1), 3 (layer 2)
+G_R = [jnp.array([[1.0, -4.0], [2.0, 0.0]]), jnp.array([[0.5], [3.0]])]
+# boundary kernels: per-layer mean |g_b| = 0.15 and 0.4; mean of layer means 0.275
+G_B = [jnp.array([[0.1, -0.1], [0.2, 0.2]]), jnp.array([[0.5], [-0.3]])]
+
+
+def _state(balancer, lam):
+    s = balancer.init(["bc"])
+    return s._replace(weights={"bc": jnp.asarray(lam)})
+
+
+def test_official_variant_by_hand():
+    b = ps.annealing()  # weighted denominator, lambda <- 0.9 lambda + 0.1 lambda_hat
+    s = b.update(G_R, {"bc": G_B}, _state(b, 2.0), step=jnp.asarray(0))
+    lam_hat = 4.0 / (2.0 * 0.275)
+    np.testing.assert_allclose(s.lambda_hat["bc"], lam_hat, rtol=1e-6)
+    np.testing.assert_allclose(s.weights["bc"], 0.9 * 2.0 + 0.1 * lam_hat, rtol=1e-6)
+
+
+def test_paper_variant_by_hand():
+    b = ps.annealing(variant="paper")  # unweighted denominator, alpha = 0.9 on the new value
+    s = b.update(G_R, {"bc": G_B}, _state(b, 2.0), step=jnp.asarray(0))
+    lam_hat = 4.0 / 0.275
+    np.testing.assert_allclose(s.weights["bc"], 0.1 * 2.0 + 0.9 * lam_hat, rtol=1e-6)
+
+
+def test_layerwise_statistic_by_hand():
+    b = ps.annealing(statistic="layerwise")
+    s = b.update(G_R, {"bc": G_B}, _state(b, 2.0), step=jnp.asarray(0))
+    lam_hat = max(4.0 / (2 * 0.15), 3.0 / (2 * 0.4))
+    np.testing.assert_allclose(s.weights["bc"], 0.9 * 2.0 + 0.1 * lam_hat, rtol=1e-6)
+
+
+def test_only_every_nth_step_updates():
+    b = ps.annealing(every=10)
+    s0 = _state(b, 2.0)
+    for step in (1, 9, 11):
+        s = b.update(G_R, {"bc": G_B}, s0, step=jnp.asarray(step))
+        assert float(s.weights["bc"]) == 2.0
+    s = b.update(G_R, {"bc": G_B}, s0, step=jnp.asarray(20))
+    assert float(s.weights["bc"]) != 2.0
+
+
+@pytest.mark.parametrize(("variant", "limit"), [("official", np.sqrt(4 / 0.275)),
+                                                ("paper", 4 / 0.275)])
+def test_fixed_points_sqrt_r_and_r(variant, limit):
+    b = ps.annealing(variant=variant, every=1)
+    update = jax.jit(lambda s, i: b.update(G_R, {"bc": G_B}, s, step=i))
+    s = b.init(["bc"])
+    for i in range(300):
+        s = update(s, jnp.asarray(i))
+    np.testing.assert_allclose(s.weights["bc"], limit, rtol=1e-4)
+
+
+def test_fixed_balancer_and_errors():
+    b = ps.fixed({"bc": 3.0})
+    s = b.init(["bc", "ic"])
+    assert float(s.weights["bc"]) == 3.0 and float(s.weights["ic"]) == 1.0
+    with pytest.raises(ValueError, match="unknown groups"):
+        ps.fixed({"nope": 1.0}).init(["bc"])
+    with pytest.raises(ValueError, match="unknown annealing variant 'x'; choose one of"):
+        ps.annealing(variant="x")
+    with pytest.raises(ValueError, match="alpha"):
+        ps.annealing(alpha=1.5)
+    with pytest.raises(ValueError, match="every"):
+        ps.annealing(every=0)
+
+
+def test_annealing_inside_training_step_on_a_tiny_net():
+    """The first step's lambda equals the hand formula on that step's kernel gradients."""
+    problem = ps.get_problem("helmholtz", layers=(2, 4, 4, 1))
+    net = ps.MLP((2, 4, 4, 1), key=jax.random.PRNGKey(3))
+    params, static = eqx.partition(net, eqx.is_inexact_array)
+    sizes = dict.fromkeys(("residual", *problem.conditions), 16)
+    key = jax.random.PRNGKey(7)
+    _, sub = jax.random.split(key)
+    _, grads = term_gradients(problem, static, params, sub, sizes)
+    gr = [np.asarray(k) for k in grads["residual"].main_kernels()]
+    gb = [np.asarray(k) for k in grads["bc"].main_kernels()]
+    rmax = max(np.abs(g).max() for g in gr)
+    bmean = np.mean([np.abs(g).mean() for g in gb])
+    expected = 0.9 * 1.0 + 0.1 * rmax / (1.0 * bmean)
+
+    from pinnsight.train import TrainState, make_step, paper_optimizer
+
+    opt = paper_optimizer()
+    bal = ps.annealing()
+    step = make_step(problem, static, opt, bal, sizes)
+    state = TrainState(params, opt.init(params), bal.init(problem.groups), key,
+                       jnp.asarray(0, jnp.int32))
+    new, metrics = jax.jit(step)(state)
+    np.testing.assert_allclose(new.balancer_state.weights["bc"], expected, rtol=1e-5)
+    np.testing.assert_allclose(metrics["lambda_bc"], expected, rtol=1e-5)
