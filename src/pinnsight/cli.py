@@ -1,4 +1,4 @@
-"""The ``pinnsight`` command line: list, train, compare, diagnose."""
+"""The ``pinnsight`` command line: list, train, compare, study, diagnose."""
 
 from __future__ import annotations
 
@@ -82,6 +82,37 @@ def _cmd_diagnose(args) -> int:
     return 0
 
 
+def _cmd_study(args) -> int:
+    from . import studies
+
+    values = [float(v) for v in args.values.split(",")] if args.values else None
+    common = {"seed": args.seed, "workers": args.jobs, "overwrite": args.overwrite,
+              "assignments": args.assignments or []}
+    if args.study == "poisson-imbalance":
+        kw = {"values": values} if values else {}
+        res = studies.poisson_imbalance(steps=args.steps or 10_000,
+                                        out=args.out or "runs/study-poisson-imbalance",
+                                        **kw, **common)
+        print(f"{'C':>5} {'imbalance@0':>12} {'median':>12} {'rel. L2':>10}")
+        for c, r0, rm, e in zip(res["C"], res["ratio_step0"], res["ratio_median"],
+                                res["final_error"], strict=True):
+            print(f"{c:5g} {r0:12.3e} {rm:12.3e} {e:10.3e}")
+        print(f"fitted power of C: {res['slope_step0']:.2f} (step 0), "
+              f"{res['slope_median']:.2f} (median over training); paper bound: 4")
+        out = args.out or "runs/study-poisson-imbalance"
+    else:
+        kw = {"values": values} if values else {}
+        res = studies.stiffness_study(steps=args.steps or 40_000, every=args.every,
+                                      out=args.out or "runs/study-stiffness", **kw, **common)
+        print(f"{'a2':>4} {'sigma@0':>10} {'max sigma':>10} {'final':>10} {'rel. L2':>10}")
+        for row in zip(res["a2"], res["sigma_step0"], res["sigma_max"], res["sigma_final"],
+                       res["final_error"], strict=True):
+            print(f"{row[0]:4g} " + " ".join(f"{v:10.3e}" for v in row[1:]))
+        out = args.out or "runs/study-stiffness"
+    print(f"report: {Path(out) / 'report.html'}")
+    return 0
+
+
 def _add_common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
     p.add_argument("problem", help="problem name (see `pinnsight list`)")
     if model:
@@ -117,6 +148,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                    help="runs side by side (default: 2 or the core count)")
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("study", help="the paper's diagnostic studies (Poisson imbalance, stiffness)")
+    p.add_argument("study", choices=["poisson-imbalance", "stiffness"])
+    p.add_argument("--values", help="C values (poisson-imbalance, default 1,2,4) or a2 values "
+                   "(stiffness, default 1,2,3,4), comma-separated")
+    p.add_argument("--steps", type=int, help="steps per run (default 10000 / 40000)")
+    p.add_argument("--every", type=int, default=1000, help="stiffness: steps between σ_max")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", dest="assignments", nargs="+", metavar="KEY=VALUE")
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    p.set_defaults(func=_cmd_study)
 
     p = sub.add_parser("diagnose", help="render a finished run's diagnostics into its report")
     p.add_argument("run_dir")

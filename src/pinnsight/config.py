@@ -50,6 +50,7 @@ class RunConfig:
     hist_bins: int = 60
     stiffness_every: int = 0
     stiffness_iters: int = 20
+    stiffness_terms: bool = False
     problem_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

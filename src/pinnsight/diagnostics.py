@@ -171,12 +171,15 @@ def lanczos_max_eigenvalue(
     return jnp.max(jnp.linalg.eigvalsh(tri))
 
 
-def total_loss_fn(problem: Problem, static, weights: dict[str, jax.Array], points):
-    r"""$\theta\mapsto\mathcal{L}_r + \sum_g\lambda_g\mathcal{L}_g$ on fixed ``points``."""
+def total_loss_fn(
+    problem: Problem, static, weights: dict[str, jax.Array], points, *, residual: bool = True
+):
+    r"""$\theta\mapsto\mathcal{L}_r + \sum_g\lambda_g\mathcal{L}_g$ on fixed ``points``
+    (without $\mathcal{L}_r$ when ``residual`` is false)."""
 
     def loss(params):
         net = eqx.combine(params, static)
-        total = problem.residual_loss(net, points["residual"])
+        total = problem.residual_loss(net, points["residual"]) if residual else 0.0
         for c in problem.conditions:
             total = total + weights[problem.group_of(c)] * problem.condition_loss(c, net, points[c])
         return total
@@ -190,14 +193,19 @@ def loss_max_eigenvalue(
     points: dict[str, jax.Array],
     weights: dict[str, Any] | None = None,
     *,
+    residual: bool = True,
     num_iters: int = 20,
     key: jax.Array | None = None,
 ) -> jax.Array:
-    r"""$\sigma_{\max}$ of the Hessian of the total loss w.r.t. all trainable parameters."""
+    r"""$\sigma_{\max}$ of the Hessian of $\mathcal{L}_r + \sum_g\lambda_g\mathcal{L}_g$ with
+    respect to all trainable parameters, on fixed ``points`` (Lanczos on HVPs).
+
+    ``weights`` default to 1; set a group's weight to 0 (and ``residual=False``) to get
+    the stiffness of single terms."""
     params, static = eqx.partition(net, eqx.is_inexact_array)
     weights = weights or {g: 1.0 for g in problem.groups}
     flat, unravel = ravel_pytree(params)
-    loss = total_loss_fn(problem, static, weights, points)
+    loss = total_loss_fn(problem, static, weights, points, residual=residual)
     hvp = hessian_vector_product(lambda f: loss(unravel(f)), flat)
     return lanczos_max_eigenvalue(hvp, flat.size, num_iters=num_iters, key=key, dtype=flat.dtype)
 
@@ -229,7 +237,8 @@ class HistogramRecorder(_Recorder):
 
     Saved to ``out_dir/histograms.npz`` with arrays ``steps`` (S,), ``terms``,
     ``<term>/counts`` (S, L, B), ``<term>/edges`` (S, L, B+1), ``<term>/log_counts``
-    (S, L, B) and ``log_edges`` (B+1,).
+    (S, L, B), ``log_edges`` (B+1,) and the `gradient_summary` scalars of the same
+    points as ``summary/<name>`` (S,).
     """
 
     def __init__(self, problem, sizes, steps: Sequence[int], *, bins=60, seed=0, out_dir=None):
@@ -238,6 +247,7 @@ class HistogramRecorder(_Recorder):
         self.bins = int(bins)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.records: list[tuple[int, dict]] = []
+        self.summaries: list[dict[str, float]] = []
         self._fn = None
 
     def due(self, step: int) -> bool:
@@ -254,9 +264,10 @@ class HistogramRecorder(_Recorder):
         def fn(params, key, weights):
             _, grads = term_gradients(problem, static, params, key, sizes)
             ks = {name: g.main_kernels() for name, g in grads.items()}
+            summary = gradient_summary(ks, problem.groups)
             for g in problem.groups:
                 ks[f"{g}_weighted"] = [weights[g] * k for k in ks[g]]
-            return layer_histograms(ks, bins)
+            return layer_histograms(ks, bins), summary
 
         return fn
 
@@ -265,8 +276,9 @@ class HistogramRecorder(_Recorder):
             return
         if self._fn is None:
             self._fn = self._compile(static)
-        hist = self._fn(state.params, self.step_key(step), state.balancer_state.weights)
+        hist, summary = self._fn(state.params, self.step_key(step), state.balancer_state.weights)
         self.records.append((step, jax.tree_util.tree_map(np.asarray, hist)))
+        self.summaries.append({k: float(v) for k, v in summary.items()})
 
     def as_arrays(self) -> dict[str, np.ndarray]:
         if not self.records:
@@ -280,6 +292,8 @@ class HistogramRecorder(_Recorder):
         for t in terms:
             for field in ("counts", "edges", "log_counts"):
                 data[f"{t}/{field}"] = np.stack([r[t][field] for _, r in self.records])
+        for k in self.summaries[0]:
+            data[f"summary/{k}"] = np.array([s[k] for s in self.summaries])
         return data
 
     def finish(self) -> None:
@@ -300,10 +314,12 @@ class StiffnessRecorder(_Recorder):
         total_steps: int,
         learning_rate: Callable[[int], float],
         num_iters: int = 20,
+        per_term: bool = False,
         seed: int = 0,
         out_dir=None,
     ):
         super().__init__(problem, sizes, seed)
+        self.per_term = per_term
         if every < 1:
             raise ValueError(f"`every` must be >= 1, got {every}.")
         self.every = int(every)
@@ -327,20 +343,30 @@ class StiffnessRecorder(_Recorder):
         if self._fn is None:
             problem, sizes, iters = self.problem, self.sizes, self.num_iters
 
+            per_term = self.per_term
+
             @jax.jit
             def fn(params, key, weights):
                 k_pts, k_lz = jax.random.split(key)
                 pts = sample_points(problem, k_pts, sizes)
-                return loss_max_eigenvalue(
-                    problem, eqx.combine(params, static), pts, weights, num_iters=iters, key=k_lz
-                )
+                net = eqx.combine(params, static)
+                out = {"sigma_max": loss_max_eigenvalue(
+                    problem, net, pts, weights, num_iters=iters, key=k_lz)}
+                if per_term:
+                    zero = {g: 0.0 for g in problem.groups}
+                    out["sigma_max_residual"] = loss_max_eigenvalue(
+                        problem, net, pts, zero, num_iters=iters, key=k_lz)
+                    for g in problem.groups:
+                        out[f"sigma_max_{g}"] = loss_max_eigenvalue(
+                            problem, net, pts, {**zero, g: weights[g]}, residual=False,
+                            num_iters=iters, key=k_lz)
+                return out
 
             self._fn = fn
-        sigma = float(self._fn(state.params, self.step_key(step), state.balancer_state.weights))
+        sig = self._fn(state.params, self.step_key(step), state.balancer_state.weights)
         lr = float(self.learning_rate(step))
-        self.rows.append(
-            {"step": step, "sigma_max": sigma, "learning_rate": lr, "stability_bound": 2.0 / lr}
-        )
+        self.rows.append({"step": step, **{k: float(v) for k, v in sig.items()},
+                          "learning_rate": lr, "stability_bound": 2.0 / lr})
 
     def finish(self) -> None:
         if self.out_dir is None or not self.rows:
@@ -373,6 +399,7 @@ def recorders_for(config, problem: Problem, out_dir) -> list[_Recorder]:
                 total_steps=config.steps,
                 learning_rate=lambda t: lr0 * rate ** (t / T),
                 num_iters=config.stiffness_iters,
+                per_term=config.stiffness_terms,
                 seed=config.seed,
                 out_dir=out_dir,
             )

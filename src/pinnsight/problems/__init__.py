@@ -64,3 +64,4 @@ def get_problem(name: str, **params: Any) -> Problem:
 
 
 from . import helmholtz as helmholtz  # noqa: E402  (registration side effect)
+from . import poisson1d as poisson1d  # noqa: E402
