@@ -31,8 +31,9 @@ def throughput(config: ps.RunConfig, steps: int, chunk: int, repeats: int = 3) -
     params, static = eqx.partition(net, eqx.is_inexact_array)
     sizes = dict.fromkeys(("residual", *problem.conditions), config.batch_size)
     step = make_step(problem, static, opt, balancer, sizes)
-    state = TrainState(params, opt.init(params), balancer.init(problem.groups), key,
-                       jnp.asarray(0, jnp.int32))
+    state = TrainState(
+        params, opt.init(params), balancer.init(problem.groups), key, jnp.asarray(0, jnp.int32)
+    )
 
     @functools.partial(jax.jit, static_argnums=1)
     def run_chunk(s, n):
@@ -63,9 +64,11 @@ def main() -> None:
     for m in args.models.split(","):
         rates[m] = throughput(base.override(model=m), args.steps, args.chunk)
     ref = rates.get("M1")
-    print(f"# {args.problem}, batch {base.batch_size}/sampler, chunk {args.chunk}, "
-          f"{args.steps} timed steps (best of 3); jax {jax.__version__}, "
-          f"{jax.devices()[0].platform}, {platform.processor() or platform.machine()}")
+    print(
+        f"# {args.problem}, batch {base.batch_size}/sampler, chunk {args.chunk}, "
+        f"{args.steps} timed steps (best of 3); jax {jax.__version__}, "
+        f"{jax.devices()[0].platform}, {platform.processor() or platform.machine()}"
+    )
     print(f"{'model':6} {'steps/s':>9} {'cost vs M1':>11}")
     for m, r in rates.items():
         rel = f"{ref / r:.3f}x" if ref else "-"

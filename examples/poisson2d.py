@@ -11,8 +11,11 @@ problem = ps.Problem(
     name="poisson2d",
     domain=box,
     residual=lambda u, x: ps.laplacian(u)(x) + 2 * jnp.pi**2 * exact(x),
-    conditions={f"wall_{a}{s}": ps.Condition(box.face(a, s), lambda u, x: u(x), group="bc")
-                for a in "xy" for s in ("lo", "hi")},
+    conditions={
+        f"wall_{a}{s}": ps.Condition(box.face(a, s), lambda u, x: u(x), group="bc")
+        for a in "xy"
+        for s in ("lo", "hi")
+    },
     exact=exact,
     layers=(2, 32, 32, 1),
 )

@@ -45,8 +45,7 @@ def test_grad_and_vector_outputs():
 
 def test_value_and_partials_shares_one_pass():
     v, d1, d2 = value_and_partials(f, 0)(X)
-    np.testing.assert_allclose([v, d1, d2], [f(X), ps.partial(f, 0)(X),
-                                             ps.partial(f, 0, 2)(X)], rtol=1e-6)
+    np.testing.assert_allclose([v, d1, d2], [f(X), ps.partial(f, 0)(X), ps.partial(f, 0, 2)(X)], rtol=1e-6)
 
 
 def test_bad_axis_and_order():

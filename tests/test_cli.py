@@ -41,8 +41,21 @@ def test_bad_input_gives_one_clear_error(argv, message, capsys, tmp_path):
 
 def test_train_then_refuse_then_overwrite(tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["train", "helmholtz", "--model", "M2", "--steps", "40", "--quiet", "--out", str(out),
-            "--set", "layers=(2,8,8,1)", "chunk_size=20", "a2=2"]
+    args = [
+        "train",
+        "helmholtz",
+        "--model",
+        "M2",
+        "--steps",
+        "40",
+        "--quiet",
+        "--out",
+        str(out),
+        "--set",
+        "layers=(2,8,8,1)",
+        "chunk_size=20",
+        "a2=2",
+    ]
     assert main(args) == 0
     assert "relative L2" in capsys.readouterr().out
     for f in ("report.html", "fields.png", "losses.png", "lambdas.png", "summary.json"):
@@ -56,7 +69,7 @@ def test_train_then_refuse_then_overwrite(tmp_path, capsys):
 
 def test_toml_config(tmp_path):
     toml = tmp_path / "c.toml"
-    toml.write_text('steps = 20\nchunk_size = 10\nlayers = [2, 6, 1]\n[params]\na2 = 1.0\n')
+    toml.write_text("steps = 20\nchunk_size = 10\nlayers = [2, 6, 1]\n[params]\na2 = 1.0\n")
     out = tmp_path / "run"
     assert main(["train", "helmholtz", "--config", str(toml), "--quiet", "--out", str(out)]) == 0
     cfg = json.loads((out / "config.json").read_text())
@@ -65,13 +78,34 @@ def test_toml_config(tmp_path):
 
 def test_compare_writes_table_figures_and_resumes(tmp_path, capsys):
     out = tmp_path / "cmp"
-    args = ["compare", "helmholtz", "--steps", "40", "--out", str(out), "--models", "M1,M2",
-            "--jobs", "1", "--set", "layers=(2,8,8,1)", "chunk_size=20"]
+    args = [
+        "compare",
+        "helmholtz",
+        "--steps",
+        "40",
+        "--out",
+        str(out),
+        "--models",
+        "M1,M2",
+        "--jobs",
+        "1",
+        "--set",
+        "layers=(2,8,8,1)",
+        "chunk_size=20",
+    ]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "M1" in text and "M2" in text and "median rel. L2" in text
-    for f in ("report.html", "report.md", "fields.png", "losses.png", "lambdas.png",
-              "errors.png", "histograms_M1_M2.png", "summary.json"):
+    for f in (
+        "report.html",
+        "report.md",
+        "fields.png",
+        "losses.png",
+        "lambdas.png",
+        "errors.png",
+        "histograms_M1_M2.png",
+        "summary.json",
+    ):
         assert (out / f).exists(), f
     summary = json.loads((out / "summary.json").read_text())
     assert summary["models"]["M2"]["finished"] == 1
@@ -82,8 +116,24 @@ def test_compare_writes_table_figures_and_resumes(tmp_path, capsys):
 
 def test_diagnose_renders_a_run(tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "helmholtz", "--steps", "20", "--quiet", "--out", str(out),
-                 "--set", "layers=(2,6,1)", "chunk_size=10", "hist_steps=(0,20)"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "helmholtz",
+                "--steps",
+                "20",
+                "--quiet",
+                "--out",
+                str(out),
+                "--set",
+                "layers=(2,6,1)",
+                "chunk_size=10",
+                "hist_steps=(0,20)",
+            ]
+        )
+        == 0
+    )
     (out / "report.html").unlink()
     assert main(["diagnose", str(out)]) == 0
     assert (out / "report.html").exists() and (out / "histograms_step20.png").exists()
@@ -92,8 +142,9 @@ def test_diagnose_renders_a_run(tmp_path):
 
 def test_example_file_runs():
     """examples/poisson2d.py, the README's own-PDE example, trains to < 1e-1 error."""
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "poisson2d.py")],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "poisson2d.py")], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     err = float(proc.stdout.strip().split()[-1])
     assert err < 1e-1

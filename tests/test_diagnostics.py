@@ -65,8 +65,10 @@ def test_histogram_bins_sum_to_number_of_kernel_entries(getkey):
 
 
 def test_gradient_summary_by_hand():
-    ks = {"residual": [jnp.array([[1.0, -4.0]]), jnp.array([[2.0]])],
-          "bc": [jnp.array([[0.1, -0.3]]), jnp.array([[0.4]])]}
+    ks = {
+        "residual": [jnp.array([[1.0, -4.0]]), jnp.array([[2.0]])],
+        "bc": [jnp.array([[0.1, -0.3]]), jnp.array([[0.4]])],
+    }
     s = gradient_summary(ks, ["bc"])
     assert float(s["gmax_residual"]) == 4.0
     np.testing.assert_allclose(s["gmean_bc"], (0.2 + 0.4) / 2)
@@ -76,11 +78,11 @@ def test_gradient_summary_by_hand():
 def test_recording_diagnostics_does_not_change_the_trajectory(tmp_path):
     cfg = ps.RunConfig(model="M2", steps=60, chunk_size=25, layers=(2, 8, 8, 1))
     plain = ps.run(cfg, progress=False)
-    rec = cfg.override(hist_steps=(0, 30, 60), stiffness_every=20, stiffness_terms=True,
-                       stiffness_iters=8)
+    rec = cfg.override(hist_steps=(0, 30, 60), stiffness_every=20, stiffness_terms=True, stiffness_iters=8)
     recorded = ps.run(rec, tmp_path / "r", progress=False)
-    for a, b in zip(jax.tree_util.tree_leaves(plain.net),
-                    jax.tree_util.tree_leaves(recorded.net), strict=True):
+    for a, b in zip(
+        jax.tree_util.tree_leaves(plain.net), jax.tree_util.tree_leaves(recorded.net), strict=True
+    ):
         np.testing.assert_array_equal(a, b)
     data = np.load(tmp_path / "r" / "histograms.npz")
     np.testing.assert_array_equal(data["steps"], [0, 30, 60])

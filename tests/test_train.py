@@ -29,8 +29,9 @@ def test_helmholtz_residual_vanishes_for_the_exact_solution():
 
 def test_short_training_run_reduces_error_below_bound():
     """M2 on Helmholtz (a1 = a2 = 1, net 3x30), 3000 steps: error from > 0.5 to < 3e-2."""
-    cfg = ps.RunConfig(model="M2", steps=3000, layers=(2, 30, 30, 30, 1),
-                       problem_params={"a1": 1.0, "a2": 1.0})
+    cfg = ps.RunConfig(
+        model="M2", steps=3000, layers=(2, 30, 30, 30, 1), problem_params={"a1": 1.0, "a2": 1.0}
+    )
     _, net0, _ = build(cfg)
     problem = ps.get_problem("helmholtz", a1=1.0, a2=1.0)
     ref = problem.reference_data
@@ -110,8 +111,16 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path):
     net = ps.MLP(problem.layers, key=jax.random.PRNGKey(0))
     opt = ps.paper_optimizer(learning_rate=1e-3)
     with pytest.raises(ps.DivergenceError, match=r"at step \d+.*last good state \(step \d+\)"):
-        ps.fit(problem, net, steps=5000, key=jax.random.PRNGKey(0), optimizer=opt,
-               chunk_size=20, out_dir=tmp_path, progress=False)
+        ps.fit(
+            problem,
+            net,
+            steps=5000,
+            key=jax.random.PRNGKey(0),
+            optimizer=opt,
+            chunk_size=20,
+            out_dir=tmp_path,
+            progress=False,
+        )
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "diverged"
     good = eqx.tree_deserialise_leaves(tmp_path / "model.eqx", net)
@@ -134,5 +143,11 @@ def test_problem_shape_errors_are_clear():
     with pytest.raises(ValueError, match=r"residual\(u, x\) must return a scalar or a 1-D"):
         ps.fit(bad, net, steps=1, key=jax.random.PRNGKey(0))
     with pytest.raises(ValueError, match="layers\\[0\\]"):
-        ps.Problem(name="p", domain=box, residual=lambda u, x: u(x), conditions={},
-                   exact=lambda x: x[0], layers=(3, 4, 1))
+        ps.Problem(
+            name="p",
+            domain=box,
+            residual=lambda u, x: u(x),
+            conditions={},
+            exact=lambda x: x[0],
+            layers=(3, 4, 1),
+        )

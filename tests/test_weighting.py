@@ -52,8 +52,7 @@ def test_only_every_nth_step_updates():
     assert float(s.weights["bc"]) != 2.0
 
 
-@pytest.mark.parametrize(("variant", "limit"), [("official", np.sqrt(4 / 0.275)),
-                                                ("paper", 4 / 0.275)])
+@pytest.mark.parametrize(("variant", "limit"), [("official", np.sqrt(4 / 0.275)), ("paper", 4 / 0.275)])
 def test_fixed_points_sqrt_r_and_r(variant, limit):
     b = ps.annealing(variant=variant, every=1)
     update = jax.jit(lambda s, i: b.update(G_R, {"bc": G_B}, s, step=i))
@@ -97,8 +96,7 @@ def test_annealing_inside_training_step_on_a_tiny_net():
     opt = paper_optimizer()
     bal = ps.annealing()
     step = make_step(problem, static, opt, bal, sizes)
-    state = TrainState(params, opt.init(params), bal.init(problem.groups), key,
-                       jnp.asarray(0, jnp.int32))
+    state = TrainState(params, opt.init(params), bal.init(problem.groups), key, jnp.asarray(0, jnp.int32))
     new, metrics = jax.jit(step)(state)
     np.testing.assert_allclose(new.balancer_state.weights["bc"], expected, rtol=1e-5)
     np.testing.assert_allclose(metrics["lambda_bc"], expected, rtol=1e-5)

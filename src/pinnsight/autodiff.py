@@ -27,9 +27,7 @@ __all__ = ["grad", "partial", "laplacian", "hessian", "value_and_partials"]
 
 def _unit(x: jax.Array, i: int) -> jax.Array:
     if not 0 <= i < x.shape[-1]:
-        raise ValueError(
-            f"axis index {i} is out of range for a point of dimension {x.shape[-1]}."
-        )
+        raise ValueError(f"axis index {i} is out of range for a point of dimension {x.shape[-1]}.")
     return jnp.zeros_like(x).at[i].set(1.0)
 
 

@@ -66,8 +66,7 @@ def _work(config_dict: dict, out_dir: str, q) -> dict[str, Any]:
     def report(n: int, row: dict[str, float]) -> None:
         q.put(n)
 
-    result = run(RunConfig.from_dict(config_dict), out_dir, overwrite=True, progress=False,
-                 on_chunk=report)
+    result = run(RunConfig.from_dict(config_dict), out_dir, overwrite=True, progress=False, on_chunk=report)
     return result.summary
 
 
@@ -93,8 +92,13 @@ def run_many(
 
         for i in todo:
             try:
-                summaries[i] = run(jobs[i].config, jobs[i].out_dir, overwrite=True,
-                                   progress=False, on_chunk=lambda n, r: bar.update(n)).summary
+                summaries[i] = run(
+                    jobs[i].config,
+                    jobs[i].out_dir,
+                    overwrite=True,
+                    progress=False,
+                    on_chunk=lambda n, r: bar.update(n),
+                ).summary
             except Exception as err:  # noqa: BLE001 - recorded per run
                 summaries[i] = {"status": "failed", "error": str(err)}
         bar.close()
@@ -119,8 +123,7 @@ def run_many(
     try:
         with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = {
-                pool.submit(_work, _normalised(jobs[i].config), str(jobs[i].out_dir), q): i
-                for i in todo
+                pool.submit(_work, _normalised(jobs[i].config), str(jobs[i].out_dir), q): i for i in todo
             }
             for fut in cf.as_completed(futures):
                 i = futures[fut]

@@ -10,7 +10,7 @@ from pathlib import Path
 __all__ = ["main"]
 
 
-def _base_config(args) -> "RunConfig":  # noqa: F821
+def _base_config(args) -> RunConfig:  # noqa: F821
     from .config import RunConfig
 
     cfg = RunConfig(problem=args.problem)
@@ -50,8 +50,10 @@ def _cmd_train(args) -> int:
     result = run(cfg, out, overwrite=args.overwrite, progress=not args.quiet)
     page = render_run(out)
     s = result.summary
-    print(f"{cfg.problem} {cfg.model} seed {cfg.seed}: relative L2 {s['final_error']:.3e}, "
-          f"{s['steps']} steps in {s['wall_time_s']:.1f} s ({s['steps_per_s']:.0f} steps/s)")
+    print(
+        f"{cfg.problem} {cfg.model} seed {cfg.seed}: relative L2 {s['final_error']:.3e}, "
+        f"{s['steps']} steps in {s['wall_time_s']:.1f} s ({s['steps_per_s']:.0f} steps/s)"
+    )
     print(f"run folder: {out}\nreport: {page}")
     return 0
 
@@ -62,13 +64,16 @@ def _cmd_compare(args) -> int:
     cfg = _base_config(args)
     out = Path(args.out or f"runs/compare-{cfg.problem}")
     models = [m.strip() for m in args.models.split(",")]
-    table = compare(cfg, models=models, seeds=args.seeds, out=out, workers=args.jobs,
-                    overwrite=args.overwrite)
+    table = compare(
+        cfg, models=models, seeds=args.seeds, out=out, workers=args.jobs, overwrite=args.overwrite
+    )
     print(f"\n{cfg.problem}: {cfg.steps} steps, seeds {args.seeds}")
     print(f"{'model':6} {'median rel. L2':>15} {'min':>10} {'max':>10} {'wall s':>8} {'steps/s':>8}")
     for m, t in table.items():
-        print(f"{m:6} {t['median_error']:15.3e} {t['min_error']:10.3e} {t['max_error']:10.3e} "
-              f"{t['wall_time_s']:8.1f} {t['steps_per_s']:8.0f}")
+        print(
+            f"{m:6} {t['median_error']:15.3e} {t['min_error']:10.3e} {t['max_error']:10.3e} "
+            f"{t['wall_time_s']:8.1f} {t['steps_per_s']:8.0f}"
+        )
         for f in t["failures"]:
             print(f"   failed: {f}")
     print(f"report: {out / 'report.html'}")
@@ -86,27 +91,45 @@ def _cmd_study(args) -> int:
     from . import studies
 
     values = [float(v) for v in args.values.split(",")] if args.values else None
-    common = {"seed": args.seed, "workers": args.jobs, "overwrite": args.overwrite,
-              "assignments": args.assignments or []}
+    common = {
+        "seed": args.seed,
+        "workers": args.jobs,
+        "overwrite": args.overwrite,
+        "assignments": args.assignments or [],
+    }
     if args.study == "poisson-imbalance":
         kw = {"values": values} if values else {}
-        res = studies.poisson_imbalance(steps=args.steps or 10_000,
-                                        out=args.out or "runs/study-poisson-imbalance",
-                                        **kw, **common)
+        res = studies.poisson_imbalance(
+            steps=args.steps or 10_000, out=args.out or "runs/study-poisson-imbalance", **kw, **common
+        )
         print(f"{'C':>5} {'imbalance@0':>12} {'median':>12} {'rel. L2':>10}")
-        for c, r0, rm, e in zip(res["C"], res["ratio_step0"], res["ratio_median"],
-                                res["final_error"], strict=True):
+        for c, r0, rm, e in zip(
+            res["C"], res["ratio_step0"], res["ratio_median"], res["final_error"], strict=True
+        ):
             print(f"{c:5g} {r0:12.3e} {rm:12.3e} {e:10.3e}")
-        print(f"fitted power of C: {res['slope_step0']:.2f} (step 0), "
-              f"{res['slope_median']:.2f} (median over training); paper bound: 4")
+        print(
+            f"fitted power of C: {res['slope_step0']:.2f} (step 0), "
+            f"{res['slope_median']:.2f} (median over training); paper bound: 4"
+        )
         out = args.out or "runs/study-poisson-imbalance"
     else:
         kw = {"values": values} if values else {}
-        res = studies.stiffness_study(steps=args.steps or 40_000, every=args.every,
-                                      out=args.out or "runs/study-stiffness", **kw, **common)
+        res = studies.stiffness_study(
+            steps=args.steps or 40_000,
+            every=args.every,
+            out=args.out or "runs/study-stiffness",
+            **kw,
+            **common,
+        )
         print(f"{'a2':>4} {'sigma@0':>10} {'max sigma':>10} {'final':>10} {'rel. L2':>10}")
-        for row in zip(res["a2"], res["sigma_step0"], res["sigma_max"], res["sigma_final"],
-                       res["final_error"], strict=True):
+        for row in zip(
+            res["a2"],
+            res["sigma_step0"],
+            res["sigma_max"],
+            res["sigma_final"],
+            res["final_error"],
+            strict=True,
+        ):
             print(f"{row[0]:4g} " + " ".join(f"{v:10.3e}" for v in row[1:]))
         out = args.out or "runs/study-stiffness"
     print(f"report: {Path(out) / 'report.html'}")
@@ -118,8 +141,13 @@ def _add_common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
     if model:
         p.add_argument("--model", choices=None, help="M1, M2, M3 or M4 (default M1)")
     p.add_argument("--steps", type=int, help="optimiser steps (default 40000)")
-    p.add_argument("--set", dest="assignments", nargs="+", metavar="KEY=VALUE",
-                   help="override config keys or problem parameters, e.g. a2=2 batch_size=256")
+    p.add_argument(
+        "--set",
+        dest="assignments",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="override config keys or problem parameters, e.g. a2=2 batch_size=256",
+    )
     p.add_argument("--config", help="TOML file of config keys / problem parameters")
     p.add_argument("--x64", action="store_true", help="train in float64")
     p.add_argument("--out", help="output folder")
@@ -145,14 +173,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p, model=False)
     p.add_argument("--models", default="M1,M2,M3,M4", help="comma-separated (default M1,M2,M3,M4)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds (default 0)")
-    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                   help="runs side by side (default: 2 or the core count)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="runs side by side (default: 2 or the core count)",
+    )
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("study", help="the paper's diagnostic studies (Poisson imbalance, stiffness)")
     p.add_argument("study", choices=["poisson-imbalance", "stiffness"])
-    p.add_argument("--values", help="C values (poisson-imbalance, default 1,2,4) or a2 values "
-                   "(stiffness, default 1,2,3,4), comma-separated")
+    p.add_argument(
+        "--values",
+        help="C values (poisson-imbalance, default 1,2,4) or a2 values "
+        "(stiffness, default 1,2,3,4), comma-separated",
+    )
     p.add_argument("--steps", type=int, help="steps per run (default 10000 / 40000)")
     p.add_argument("--every", type=int, default=1000, help="stiffness: steps between σ_max")
     p.add_argument("--seed", type=int, default=0)

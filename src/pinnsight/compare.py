@@ -54,9 +54,7 @@ def compare(
     out.mkdir(parents=True, exist_ok=True)
     if histograms and not base.hist_steps:
         base = base.override(hist_steps=default_hist_steps(base.steps))
-    jobs = [
-        Job(base.override(model=m, seed=s), out / m / f"seed{s}") for m in models for s in seeds
-    ]
+    jobs = [Job(base.override(model=m, seed=s), out / m / f"seed{s}") for m in models for s in seeds]
     summaries = run_many(jobs, workers=workers, overwrite=overwrite, desc=f"compare {base.problem}")
     by_model: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
     for job, summ in zip(jobs, summaries, strict=True):
@@ -86,8 +84,15 @@ def make_compare_report(out: Path, base: RunConfig, models, seeds, table) -> Pat
             hists[m] = dict(np.load(run_dir / "histograms.npz"))
     header = ["model", "median rel. L2", "min", "max", "seeds", "wall time / run (s)", "steps/s"]
     rows = [
-        [m, t["median_error"], t["min_error"], t["max_error"], f"{t['finished']}/{t['runs']}",
-         t["wall_time_s"], t["steps_per_s"]]
+        [
+            m,
+            t["median_error"],
+            t["min_error"],
+            t["max_error"],
+            f"{t['finished']}/{t['runs']}",
+            t["wall_time_s"],
+            t["steps_per_s"],
+        ]
         for m, t in table.items()
     ]
     params = ", ".join(f"{k}={v}" for k, v in (problem.params if problem else {}).items())
@@ -108,20 +113,25 @@ def make_compare_report(out: Path, base: RunConfig, models, seeds, table) -> Pat
         imgs += [p] if p else []
         sections.append(("Training curves", "Relative L2 error and each loss term.", imgs))
         p = report.plot_curves(histories, "lambda_", out / "lambdas.png", ylabel="λ")
-        p2 = report.plot_curves(histories, "imbalance_", out / "imbalance.png",
-                                ylabel="max|∇L_r| / mean|∇L_b|")
-        sections.append((
-            "Loss weights and gradient imbalance",
-            "λ per constraint group, and the imbalance ratio max|∇L_r|/mean|∇L_g| (eq. 40).",
-            [x for x in (p, p2) if x],
-        ))
+        p2 = report.plot_curves(
+            histories, "imbalance_", out / "imbalance.png", ylabel="max|∇L_r| / mean|∇L_b|"
+        )
+        sections.append(
+            (
+                "Loss weights and gradient imbalance",
+                "λ per constraint group, and the imbalance ratio max|∇L_r|/mean|∇L_g| (eq. 40).",
+                [x for x in (p, p2) if x],
+            )
+        )
     pair = {m: hists[m] for m in ("M1", "M2") if m in hists}
     if pair:
         img = report.plot_histogram_pair(pair, out / "histograms_M1_M2.png")
-        sections.append((
-            "Back-propagated gradients, M1 vs M2",
-            "Densities of log10|∇_W L| per layer at the last recorded step: the residual "
-            "term and the λ-weighted constraint terms (paper §2).",
-            [img],
-        ))
+        sections.append(
+            (
+                "Back-propagated gradients, M1 vs M2",
+                "Densities of log10|∇_W L| per layer at the last recorded step: the residual "
+                "term and the λ-weighted constraint terms (paper §2).",
+                [img],
+            )
+        )
     return report.write_report(out, f"pinnsight compare: {base.problem}", sections)

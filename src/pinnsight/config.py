@@ -68,13 +68,11 @@ class RunConfig:
             raise ValueError(f"`learning_rate` must be > 0, got {self.learning_rate}.")
         if self.annealing_variant not in ("official", "paper"):
             raise ValueError(
-                f"unknown annealing_variant {self.annealing_variant!r}; "
-                "choose one of: official, paper."
+                f"unknown annealing_variant {self.annealing_variant!r}; choose one of: official, paper."
             )
         if self.annealing_statistic not in ("global", "layerwise"):
             raise ValueError(
-                f"unknown annealing_statistic {self.annealing_statistic!r}; "
-                "choose one of: global, layerwise."
+                f"unknown annealing_statistic {self.annealing_statistic!r}; choose one of: global, layerwise."
             )
         if self.stiffness_every < 0:
             raise ValueError(f"`stiffness_every` must be >= 0, got {self.stiffness_every}.")
@@ -101,9 +99,7 @@ class RunConfig:
         fields: dict[str, Any] = {}
         problem = values.get("problem", self.problem)
         if problem not in PROBLEMS:
-            raise ValueError(
-                f"unknown problem {problem!r}; choose one of: {', '.join(sorted(PROBLEMS))}."
-            )
+            raise ValueError(f"unknown problem {problem!r}; choose one of: {', '.join(sorted(PROBLEMS))}.")
         pnames = set(problem_defaults(problem))
         for k, v in values.items():
             if k in own:

@@ -52,9 +52,7 @@ LOG_RANGE = (-12.0, 2.0)
 _DIAG_SALT = 0x5EED
 
 
-def gradient_summary(
-    kernels: dict[str, Sequence[jax.Array]], groups: Sequence[str]
-) -> dict[str, jax.Array]:
+def gradient_summary(kernels: dict[str, Sequence[jax.Array]], groups: Sequence[str]) -> dict[str, jax.Array]:
     r"""Scalars of the imbalance: ``gmax_*``, ``gmean_*`` per term and ``imbalance_<g>``.
 
     ``kernels[name]`` is the list of per-layer kernel gradients of term ``name``
@@ -79,9 +77,7 @@ def histogram(values: jax.Array, lo: jax.Array, hi: jax.Array, bins: int) -> jax
     return jnp.bincount(jnp.clip(idx, 0, bins - 1), length=bins)
 
 
-def layer_histograms(
-    kernels: dict[str, Sequence[jax.Array]], bins: int
-) -> dict[str, dict[str, jax.Array]]:
+def layer_histograms(kernels: dict[str, Sequence[jax.Array]], bins: int) -> dict[str, dict[str, jax.Array]]:
     r"""Per term and layer: signed histogram on a symmetric range shared by all terms of
     that layer (so densities overlay), and a histogram of $\log_{10}|g|$ on `LOG_RANGE`.
 
@@ -89,10 +85,7 @@ def layer_histograms(
     """
     names = list(kernels)
     n_layers = len(kernels[names[0]])
-    ranges = [
-        jnp.max(jnp.stack([jnp.max(jnp.abs(kernels[n][l])) for n in names]))
-        for l in range(n_layers)
-    ]
+    ranges = [jnp.max(jnp.stack([jnp.max(jnp.abs(kernels[n][l])) for n in names])) for l in range(n_layers)]
     out = {}
     for n in names:
         counts, edges, logc = [], [], []
@@ -171,9 +164,7 @@ def lanczos_max_eigenvalue(
     return jnp.max(jnp.linalg.eigvalsh(tri))
 
 
-def total_loss_fn(
-    problem: Problem, static, weights: dict[str, jax.Array], points, *, residual: bool = True
-):
+def total_loss_fn(problem: Problem, static, weights: dict[str, jax.Array], points, *, residual: bool = True):
     r"""$\theta\mapsto\mathcal{L}_r + \sum_g\lambda_g\mathcal{L}_g$ on fixed ``points``
     (without $\mathcal{L}_r$ when ``residual`` is false)."""
 
@@ -350,23 +341,37 @@ class StiffnessRecorder(_Recorder):
                 k_pts, k_lz = jax.random.split(key)
                 pts = sample_points(problem, k_pts, sizes)
                 net = eqx.combine(params, static)
-                out = {"sigma_max": loss_max_eigenvalue(
-                    problem, net, pts, weights, num_iters=iters, key=k_lz)}
+                out = {
+                    "sigma_max": loss_max_eigenvalue(problem, net, pts, weights, num_iters=iters, key=k_lz)
+                }
                 if per_term:
                     zero = {g: 0.0 for g in problem.groups}
                     out["sigma_max_residual"] = loss_max_eigenvalue(
-                        problem, net, pts, zero, num_iters=iters, key=k_lz)
+                        problem, net, pts, zero, num_iters=iters, key=k_lz
+                    )
                     for g in problem.groups:
                         out[f"sigma_max_{g}"] = loss_max_eigenvalue(
-                            problem, net, pts, {**zero, g: weights[g]}, residual=False,
-                            num_iters=iters, key=k_lz)
+                            problem,
+                            net,
+                            pts,
+                            {**zero, g: weights[g]},
+                            residual=False,
+                            num_iters=iters,
+                            key=k_lz,
+                        )
                 return out
 
             self._fn = fn
         sig = self._fn(state.params, self.step_key(step), state.balancer_state.weights)
         lr = float(self.learning_rate(step))
-        self.rows.append({"step": step, **{k: float(v) for k, v in sig.items()},
-                          "learning_rate": lr, "stability_bound": 2.0 / lr})
+        self.rows.append(
+            {
+                "step": step,
+                **{k: float(v) for k, v in sig.items()},
+                "learning_rate": lr,
+                "stability_bound": 2.0 / lr,
+            }
+        )
 
     def finish(self) -> None:
         if self.out_dir is None or not self.rows:

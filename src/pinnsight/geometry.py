@@ -44,9 +44,7 @@ class Box:
                 raise ValueError(f"`hi[{i}]` (={b}) must be >= `lo[{i}]` (={a}).")
         names = self.names
         if names is None:
-            names = ("x", "y", "z")[: len(lo)] if len(lo) <= 3 else tuple(
-                f"x{i}" for i in range(len(lo))
-            )
+            names = ("x", "y", "z")[: len(lo)] if len(lo) <= 3 else tuple(f"x{i}" for i in range(len(lo)))
         if len(names) != len(lo):
             raise ValueError(f"`names` has {len(names)} entries for a {len(lo)}-D box.")
         object.__setattr__(self, "lo", lo)

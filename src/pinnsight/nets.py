@@ -117,9 +117,7 @@ class ModifiedMLP(eqx.Module):
         self.layers = _check_layers(layers)
         hidden = self.layers[1:-1]
         if len(set(hidden)) != 1:
-            raise ValueError(
-                f"ModifiedMLP needs equal hidden widths (the gate mixes U and V), got {hidden}."
-            )
+            raise ValueError(f"ModifiedMLP needs equal hidden widths (the gate mixes U and V), got {hidden}.")
         width, d = hidden[0], self.layers[0]
         k_main, k_u, k_v, k_bu, k_bv = jax.random.split(key, 5)
         keys = jax.random.split(k_main, len(self.layers) - 1)

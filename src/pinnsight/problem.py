@@ -118,13 +118,10 @@ class Problem:
                     f"condition {cname!r} must be a pinnsight.Condition, got {type(cond).__name__}."
                 )
         if self.exact is None and self.reference is None:
-            raise ValueError(
-                f"problem {self.name!r} needs `exact` or `reference` to measure the error."
-            )
+            raise ValueError(f"problem {self.name!r} needs `exact` or `reference` to measure the error.")
         if self.layers[0] != self.domain.dim:
             raise ValueError(
-                f"`layers[0]` (={self.layers[0]}) must equal the domain dimension "
-                f"(={self.domain.dim})."
+                f"`layers[0]` (={self.layers[0]}) must equal the domain dimension (={self.domain.dim})."
             )
         if self.layers[-1] != self.output_dim:
             raise ValueError(
@@ -189,9 +186,7 @@ class Problem:
         """Trace residual and misfits once and raise a clear error on bad shapes."""
         x = jnp.zeros((self.domain.dim,))
         u = self.point_function(net)
-        items = [("residual", self.residual)] + [
-            (n, c.misfit) for n, c in self.conditions.items()
-        ]
+        items = [("residual", self.residual)] + [(n, c.misfit) for n, c in self.conditions.items()]
         for label, fn in items:
             try:
                 out = jax.eval_shape(lambda x, fn=fn: fn(u, x), x)

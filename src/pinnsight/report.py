@@ -299,9 +299,7 @@ def _md_to_html(text: str) -> str:
             head, *rest = cells
             out.append("<table><tr>" + "".join(f"<th>{html.escape(c.strip())}</th>" for c in head))
             for r in rest:
-                out.append(
-                    "<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in r) + "</tr>"
-                )
+                out.append("<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in r) + "</tr>")
             out.append("</table>")
             table = []
         if line.strip():

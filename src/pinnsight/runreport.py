@@ -22,17 +22,27 @@ def render_run(run_dir: str | Path) -> Path:
     label = config.model
     rows = [[k, v] for k, v in summary.items() if not isinstance(v, dict)]
     rows += [[f"lambda {g}", v] for g, v in summary.get("final_lambda", {}).items()]
-    sections = [(
-        "Summary",
-        f"`{config.problem}` {problem.params}, model {config.model}, seed {config.seed}.\n\n"
-        + report.format_table(["quantity", "value"], rows),
-        [],
-    )]
-    sections.append(("Fields", "Reference, prediction, |error|.",
-                     [report.plot_fields(problem, {label: net}, run_dir / "fields.png")]))
+    sections = [
+        (
+            "Summary",
+            f"`{config.problem}` {problem.params}, model {config.model}, seed {config.seed}.\n\n"
+            + report.format_table(["quantity", "value"], rows),
+            [],
+        )
+    ]
+    sections.append(
+        (
+            "Fields",
+            "Reference, prediction, |error|.",
+            [report.plot_fields(problem, {label: net}, run_dir / "fields.png")],
+        )
+    )
     imgs = [report.plot_error_curves({label: history}, run_dir / "errors.png")]
-    for prefix, name, ylabel in (("loss_", "losses", "loss"), ("lambda_", "lambdas", "λ"),
-                                 ("imbalance_", "imbalance", "max|∇L_r| / mean|∇L_g|")):
+    for prefix, name, ylabel in (
+        ("loss_", "losses", "loss"),
+        ("lambda_", "lambdas", "λ"),
+        ("imbalance_", "imbalance", "max|∇L_r| / mean|∇L_g|"),
+    ):
         p = report.plot_curves({label: history}, prefix, run_dir / f"{name}.png", ylabel=ylabel)
         if p:
             imgs.append(p)
@@ -41,18 +51,26 @@ def render_run(run_dir: str | Path) -> Path:
     if hist_file.exists():
         data = dict(np.load(hist_file))
         imgs = [
-            report.plot_histograms(data, run_dir / f"histograms_step{int(s)}.png", step_index=i,
-                                   title=label)
+            report.plot_histograms(data, run_dir / f"histograms_step{int(s)}.png", step_index=i, title=label)
             for i, s in enumerate(data["steps"])
         ]
-        sections.append(("Back-propagated gradients per layer",
-                         "Densities of log10|∇_W L| for the residual and the λ-weighted "
-                         "constraint terms (paper §2).", imgs))
+        sections.append(
+            (
+                "Back-propagated gradients per layer",
+                "Densities of log10|∇_W L| for the residual and the λ-weighted constraint terms (paper §2).",
+                imgs,
+            )
+        )
     stiff_file = run_dir / "stiffness.csv"
     if stiff_file.exists():
         with stiff_file.open() as fh:
             rows_s = list(csv.DictReader(fh))
         series = {label: {k: [float(r[k]) for r in rows_s] for k in rows_s[0]}}
-        sections.append(("Stiffness", "Largest Hessian eigenvalue of the loss and the bound 2/η.",
-                         [report.plot_stiffness(series, run_dir / "stiffness.png")]))
+        sections.append(
+            (
+                "Stiffness",
+                "Largest Hessian eigenvalue of the loss and the bound 2/η.",
+                [report.plot_stiffness(series, run_dir / "stiffness.png")],
+            )
+        )
     return report.write_report(run_dir, f"pinnsight run: {config.problem} {config.model}", sections)

@@ -43,8 +43,13 @@ def poisson_imbalance(
     """Train M1 on poisson1d for each ``C`` and report histograms and imbalance ratios."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    base = RunConfig(problem="poisson1d", model="M1", steps=steps, seed=seed,
-                     hist_steps=default_hist_steps(steps, every=max(steps // 4, 1)))
+    base = RunConfig(
+        problem="poisson1d",
+        model="M1",
+        steps=steps,
+        seed=seed,
+        hist_steps=default_hist_steps(steps, every=max(steps // 4, 1)),
+    )
     base = base.with_assignments(list(assignments))
     jobs = [Job(base.override(C=float(c)), out / f"C{_fmt(c)}") for c in values]
     summaries = run_many(jobs, workers=workers, overwrite=overwrite, desc="poisson-imbalance")
@@ -83,14 +88,23 @@ def poisson_imbalance(
         f"Fitted power of C: {slope0:.2f} at step 0, {slope_m:.2f} for the median over training "
         "(the paper's bound is C^4)."
     )
-    report.write_report(out, "pinnsight study: 1D Poisson gradient imbalance", [
-        ("Imbalance ratio against C", text, [ratio_png]),
-        ("Gradient histograms at initialisation", "log10|∇_W L| per layer.", [first]),
-        ("Gradient histograms at the end of training", "", [last]),
-    ])
-    result = {"C": list(values), "ratio_step0": ratio0, "ratio_median": ratio_med,
-              "slope_step0": slope0, "slope_median": slope_m,
-              "final_error": [r[3] for r in rows]}
+    report.write_report(
+        out,
+        "pinnsight study: 1D Poisson gradient imbalance",
+        [
+            ("Imbalance ratio against C", text, [ratio_png]),
+            ("Gradient histograms at initialisation", "log10|∇_W L| per layer.", [first]),
+            ("Gradient histograms at the end of training", "", [last]),
+        ],
+    )
+    result = {
+        "C": list(values),
+        "ratio_step0": ratio0,
+        "ratio_median": ratio_med,
+        "slope_step0": slope0,
+        "slope_median": slope_m,
+        "final_error": [r[3] for r in rows],
+    }
     runio.RunFolder(out).write_json("summary.json", result)
     return result
 
@@ -109,8 +123,9 @@ def stiffness_study(
     """Track sigma_max during M1 training on Helmholtz for each ``a2`` (a1 = 1)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    base = RunConfig(problem="helmholtz", model="M1", steps=steps, seed=seed,
-                     stiffness_every=every).with_assignments(list(assignments))
+    base = RunConfig(
+        problem="helmholtz", model="M1", steps=steps, seed=seed, stiffness_every=every
+    ).with_assignments(list(assignments))
     jobs = [Job(base.override(a1=1.0, a2=float(a)), out / f"a2_{_fmt(a)}") for a in values]
     summaries = run_many(jobs, workers=workers, overwrite=overwrite, desc="stiffness")
     series, rows = {}, []
@@ -119,20 +134,30 @@ def stiffness_study(
             data = list(csv.DictReader(fh))
         s = {k: [float(r[k]) for r in data] for k in data[0]}
         series[f"a2 = {_fmt(a)}"] = s
-        rows.append([_fmt(a), s["sigma_max"][0], max(s["sigma_max"]), s["sigma_max"][-1],
-                     summ.get("final_error", float("nan"))])
+        rows.append(
+            [
+                _fmt(a),
+                s["sigma_max"][0],
+                max(s["sigma_max"]),
+                s["sigma_max"][-1],
+                summ.get("final_error", float("nan")),
+            ]
+        )
     png = report.plot_stiffness(series, out / "stiffness.png")
-    table = report.format_table(
-        ["a2", "σ_max at step 0", "max σ_max", "final σ_max", "final rel. L2"], rows
-    )
+    table = report.format_table(["a2", "σ_max at step 0", "max σ_max", "final σ_max", "final rel. L2"], rows)
     text = (
         f"M1 on `helmholtz` (a1 = 1), {steps} steps, σ_max every {every} steps by Lanczos "
         f"({base.stiffness_iters} Hessian-vector products), seed {seed}.\n\n" + table
     )
-    report.write_report(out, "pinnsight study: stiffness of the gradient flow",
-                        [("σ_max during training", text, [png])])
-    result = {"a2": list(values), "sigma_step0": [r[1] for r in rows],
-              "sigma_max": [r[2] for r in rows], "sigma_final": [r[3] for r in rows],
-              "final_error": [r[4] for r in rows]}
+    report.write_report(
+        out, "pinnsight study: stiffness of the gradient flow", [("σ_max during training", text, [png])]
+    )
+    result = {
+        "a2": list(values),
+        "sigma_step0": [r[1] for r in rows],
+        "sigma_max": [r[2] for r in rows],
+        "sigma_final": [r[3] for r in rows],
+        "final_error": [r[4] for r in rows],
+    }
     runio.RunFolder(out).write_json("summary.json", result)
     return result

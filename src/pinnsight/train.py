@@ -75,9 +75,7 @@ def _batch_sizes(problem: Problem, batch_size: int | dict[str, int]) -> dict[str
     else:
         unknown = set(batch_size) - set(names)
         if unknown:
-            raise ValueError(
-                f"batch sizes name unknown terms {sorted(unknown)}; terms: {', '.join(names)}."
-            )
+            raise ValueError(f"batch sizes name unknown terms {sorted(unknown)}; terms: {', '.join(names)}.")
         sizes = {n: int(batch_size.get(n, 128)) for n in names}
     for n, v in sizes.items():
         if v < 1:
@@ -107,14 +105,11 @@ def make_step(
         lam = bstate.weights
         total_grad = grads["residual"]
         for g in problem.groups:
-            total_grad = jax.tree_util.tree_map(
-                lambda a, b, w=lam[g]: a + w * b, total_grad, grads[g]
-            )
+            total_grad = jax.tree_util.tree_map(lambda a, b, w=lam[g]: a + w * b, total_grad, grads[g])
         updates, opt_state = optimizer.update(total_grad, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         group_loss = {
-            g: sum(losses[c] for c in problem.conditions if problem.group_of(c) == g)
-            for g in problem.groups
+            g: sum(losses[c] for c in problem.conditions if problem.group_of(c) == g) for g in problem.groups
         }
         metrics = {
             "loss": losses["residual"] + sum(lam[g] * group_loss[g] for g in problem.groups),
@@ -209,9 +204,7 @@ def fit(
 
     @jax.jit
     def stats_of(params, step):
-        _, grads = term_gradients(
-            problem, static, params, jax.random.fold_in(stats_key, step), sizes
-        )
+        _, grads = term_gradients(problem, static, params, jax.random.fold_in(stats_key, step), sizes)
         kernels = {name: g.main_kernels() for name, g in grads.items()}
         return gradient_summary(kernels, problem.groups)
 
@@ -246,9 +239,7 @@ def fit(
                 if run is not None:
                     run.save_model(eqx.combine(state.params, static))
                     msg += f" in {run.path / 'model.eqx'}"
-                raise DivergenceError(
-                    msg + ". Try a smaller learning rate, `--x64`, or check the residual."
-                )
+                raise DivergenceError(msg + ". Try a smaller learning rate, `--x64`, or check the residual.")
             state = new_state
             done += length
             row = {"step": done}

@@ -130,9 +130,7 @@ def annealing(
     if variant not in ("official", "paper"):
         raise ValueError(f"unknown annealing variant {variant!r}; choose one of: official, paper.")
     if statistic not in ("global", "layerwise"):
-        raise ValueError(
-            f"unknown annealing statistic {statistic!r}; choose one of: global, layerwise."
-        )
+        raise ValueError(f"unknown annealing statistic {statistic!r}; choose one of: global, layerwise.")
     if alpha is None:
         alpha = 0.1 if variant == "official" else 0.9
     if not 0.0 < alpha <= 1.0:
@@ -160,14 +158,10 @@ def annealing(
 
     def new_state(residual_grads, group_grads, state: AnnealingState) -> AnnealingState:
         lam_hat = {
-            g: estimate(residual_grads, group_grads[g], state.weights[g]).astype(
-                state.weights[g].dtype
-            )
+            g: estimate(residual_grads, group_grads[g], state.weights[g]).astype(state.weights[g].dtype)
             for g in state.weights
         }
-        weights = {
-            g: (1.0 - alpha) * state.weights[g] + alpha * lam_hat[g] for g in state.weights
-        }
+        weights = {g: (1.0 - alpha) * state.weights[g] + alpha * lam_hat[g] for g in state.weights}
         return AnnealingState(weights, lam_hat)
 
     def update(residual_grads, group_grads, state: AnnealingState, *, step) -> AnnealingState:

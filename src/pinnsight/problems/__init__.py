@@ -39,9 +39,7 @@ def register(name: str, description: str):
 
 def _entry(name: str) -> ProblemEntry:
     if name not in PROBLEMS:
-        raise ValueError(
-            f"unknown problem {name!r}; choose one of: {', '.join(sorted(PROBLEMS))}."
-        )
+        raise ValueError(f"unknown problem {name!r}; choose one of: {', '.join(sorted(PROBLEMS))}.")
     return PROBLEMS[name]
 
 
@@ -57,8 +55,7 @@ def get_problem(name: str, **params: Any) -> Problem:
     unknown = set(params) - set(defaults)
     if unknown:
         raise ValueError(
-            f"unknown parameter(s) {sorted(unknown)} for problem {name!r}; "
-            f"valid: {', '.join(defaults)}."
+            f"unknown parameter(s) {sorted(unknown)} for problem {name!r}; valid: {', '.join(defaults)}."
         )
     return _entry(name).factory(**params)
 
