@@ -11,8 +11,9 @@ r"""Seeing the pathology: gradient statistics, histograms and stiffness (PAPER Â
   descent with step $\eta$ is stable only for $\eta < 2/\sigma_{\max}$.
 
 Recorders (`HistogramRecorder`, `StiffnessRecorder`) are called by `fit` between
-compiled chunks. They draw their own points from a key of their own, so recording
-never changes the training trajectory.
+compiled chunks. Their points come from keys of their own (histograms use the probe
+gradients `fit` already computes for the logged scalars), so recording never changes
+the training trajectory.
 """
 
 from __future__ import annotations
@@ -248,26 +249,30 @@ class HistogramRecorder(_Recorder):
         later = [s for s in self.steps if s > done]
         return later[0] if later else None
 
-    def _compile(self, static):
-        problem, sizes, bins = self.problem, self.sizes, self.bins
+    def _compile(self):
+        groups, bins = self.problem.groups, self.bins
 
         @jax.jit
-        def fn(params, key, weights):
-            _, grads = term_gradients(problem, static, params, key, sizes)
-            ks = {name: g.main_kernels() for name, g in grads.items()}
-            summary = gradient_summary(ks, problem.groups)
-            for g in problem.groups:
-                ks[f"{g}_weighted"] = [weights[g] * k for k in ks[g]]
+        def fn(kernels, weights):
+            summary = gradient_summary(kernels, groups)
+            ks = dict(kernels)
+            for g in groups:
+                ks[f"{g}_weighted"] = [weights[g] * k for k in kernels[g]]
             return layer_histograms(ks, bins), summary
 
         return fn
 
-    def __call__(self, step: int, state, static) -> None:
+    def __call__(self, step: int, state, static, kernels=None) -> None:
+        """Record at a due step. ``kernels`` (per term, unweighted) are the probe
+        gradients `fit` computes between chunks; without them they are computed here."""
         if not self.due(step):
             return
+        if kernels is None:
+            _, grads = term_gradients(self.problem, static, state.params, self.step_key(step), self.sizes)
+            kernels = {name: g.main_kernels() for name, g in grads.items()}
         if self._fn is None:
-            self._fn = self._compile(static)
-        hist, summary = self._fn(state.params, self.step_key(step), state.balancer_state.weights)
+            self._fn = self._compile()
+        hist, summary = self._fn(kernels, state.balancer_state.weights)
         self.records.append((step, jax.tree_util.tree_map(np.asarray, hist)))
         self.summaries.append({k: float(v) for k, v in summary.items()})
 
@@ -328,7 +333,7 @@ class StiffnessRecorder(_Recorder):
         nxt = (done // self.every + 1) * self.every
         return nxt if nxt <= self.total_steps else None
 
-    def __call__(self, step: int, state, static) -> None:
+    def __call__(self, step: int, state, static, kernels=None) -> None:
         if not self.due(step):
             return
         if self._fn is None:

@@ -206,7 +206,7 @@ def fit(
     def stats_of(params, step):
         _, grads = term_gradients(problem, static, params, jax.random.fold_in(stats_key, step), sizes)
         kernels = {name: g.main_kernels() for name, g in grads.items()}
-        return gradient_summary(kernels, problem.groups)
+        return gradient_summary(kernels, problem.groups), kernels
 
     if run is not None:
         run.write_json("config.json", config or {"problem": problem.name, "steps": steps})
@@ -217,8 +217,10 @@ def fit(
     done = 0
     status = "finished"
     try:
-        for rec in recorders:
-            rec(0, state, static)
+        if recorders:
+            _, probe = stats_of(state.params, 0)
+            for rec in recorders:
+                rec(0, state, static, probe)
         while done < steps:
             length = min(chunk_size, steps - done)
             for rec in recorders:
@@ -245,7 +247,8 @@ def fit(
             row = {"step": done}
             row.update({k: float(np.asarray(v)[-1]) for k, v in metrics.items()})
             row["error"] = float(error_of(state.params))
-            row.update({k: float(v) for k, v in stats_of(state.params, done).items()})
+            stats, probe = stats_of(state.params, done)
+            row.update({k: float(v) for k, v in stats.items()})
             row["wall_time"] = time.perf_counter() - t_start
             row["steps_per_s"] = length / max(time.perf_counter() - t0, 1e-9)
             for k, v in row.items():
@@ -255,7 +258,7 @@ def fit(
                 if checkpoint_every and done % checkpoint_every < length:
                     run.save_model(eqx.combine(state.params, static))
             for rec in recorders:
-                rec(done, state, static)
+                rec(done, state, static, probe)
             bar.set_postfix(_postfix(row), refresh=False)
             bar.update(length)
             if on_chunk is not None:

@@ -1,0 +1,5 @@
+"""Classical reference solutions computed by pinnsight itself (no network, no data files)."""
+
+from .cavity import CavitySolution, cavity_reference, solve_cavity
+
+__all__ = ["CavitySolution", "solve_cavity", "cavity_reference"]
