@@ -26,7 +26,7 @@ from pinnsight.train import TrainState, make_step, paper_optimizer
 
 def throughput(config: ps.RunConfig, steps: int, chunk: int, repeats: int = 3) -> float:
     problem, net, key = build(config)
-    balancer = build_balancer(config)
+    balancer = build_balancer(config, problem)
     opt = paper_optimizer()
     params, static = eqx.partition(net, eqx.is_inexact_array)
     sizes = dict.fromkeys(("residual", *problem.conditions), config.batch_size)

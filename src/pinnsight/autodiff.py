@@ -22,7 +22,15 @@ import jax.numpy as jnp
 
 PointFunction = Callable[[jax.Array], jax.Array]
 
-__all__ = ["grad", "partial", "laplacian", "hessian", "value_and_partials"]
+__all__ = [
+    "grad",
+    "partial",
+    "laplacian",
+    "hessian",
+    "value_and_partials",
+    "derivatives",
+    "directional_taylor",
+]
 
 
 def _unit(x: jax.Array, i: int) -> jax.Array:
@@ -102,5 +110,50 @@ def value_and_partials(u: PointFunction, i: int) -> Callable[[jax.Array], tuple[
 
         (val, d1), (_, d2) = jax.jvp(first, (x,), (e,))
         return val, d1, d2
+
+    return f
+
+
+def derivatives(u: PointFunction, order: int) -> Callable[[jax.Array], tuple[jax.Array, ...]]:
+    r"""All derivatives of $u$ up to ``order`` at once: $(u, Du, D^2u, \dots, D^ku)$.
+
+    $D^j u(x)$ has shape ``out_shape + (d,) * j`` (index ``[..., i1, ..., ij]`` is
+    $\partial^j u/\partial x_{i1}\cdots\partial x_{ij}$). Nested `jax.jacfwd` with
+    auxiliary outputs shares every lower-order pass, which is cheaper than calling
+    `partial` for each mixed derivative when many are needed (e.g. Navier–Stokes in
+    stream-function form needs all third derivatives of $\psi$).
+    """
+    if order < 0:
+        raise ValueError(f"`order` must be >= 0, got order = {order}.")
+
+    def level0(x):
+        y = u(x)
+        return y, (y,)
+
+    fn = level0
+    for _ in range(order):
+
+        def nxt(x, f=fn):
+            d, lower = jax.jacfwd(f, has_aux=True)(x)
+            return d, (*lower, d)
+
+        fn = nxt
+
+    return lambda x: fn(x)[1]
+
+
+def directional_taylor(u: PointFunction, order: int) -> Callable[[jax.Array, jax.Array], tuple]:
+    r"""$(u(x), D_v u, D_v^2 u, \dots, D_v^k u)$ along a direction $v$ by Taylor mode.
+
+    One `jax.experimental.jet` pass gives every derivative of $t\mapsto u(x+tv)$ at
+    $t=0$ up to ``order``: for third derivatives this is cheaper than nested `jvp`.
+    Mixed derivatives follow by polarisation, e.g. with $v=e_x\pm e_y$.
+    """
+    from jax.experimental import jet
+
+    def f(x: jax.Array, v: jax.Array):
+        zeros = [jnp.zeros_like(v)] * (order - 1)
+        y, coeffs = jet.jet(u, (x,), ((v, *zeros),))
+        return (y, *coeffs)
 
     return f

@@ -43,7 +43,7 @@ class RunConfig:
     balance_every: int = 10
     annealing_variant: str = "official"
     annealing_alpha: float | None = None
-    annealing_statistic: str = "global"
+    annealing_statistic: str | None = None
     chunk_size: int = 500
     x64: bool = False
     hist_steps: tuple[int, ...] = ()
@@ -70,7 +70,7 @@ class RunConfig:
             raise ValueError(
                 f"unknown annealing_variant {self.annealing_variant!r}; choose one of: official, paper."
             )
-        if self.annealing_statistic not in ("global", "layerwise"):
+        if self.annealing_statistic not in (None, "global", "layerwise"):
             raise ValueError(
                 f"unknown annealing_statistic {self.annealing_statistic!r}; choose one of: global, layerwise."
             )

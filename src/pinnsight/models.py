@@ -27,13 +27,15 @@ def build_net(name: str, layers: tuple[int, ...], problem: Problem, key: jax.Arr
     return NETWORKS[name](layers, key=key, shift=shift, scale=scale)
 
 
-def build_balancer(config: RunConfig) -> Balancer:
-    """Fixed weights for M1/M3, learning-rate annealing for M2/M4."""
+def build_balancer(config: RunConfig, problem: Problem | None = None) -> Balancer:
+    """Fixed weights for M1/M3, learning-rate annealing for M2/M4 (statistic from the
+    config, else the problem's default)."""
     if not config.annealing:
         return fixed()
     return annealing(
         variant=config.annealing_variant,
         alpha=config.annealing_alpha,
         every=config.balance_every,
-        statistic=config.annealing_statistic,
+        statistic=config.annealing_statistic
+        or (problem.annealing_statistic if problem is not None else "global"),
     )

@@ -92,6 +92,8 @@ class Problem:
     - ``output_dim``: number of network outputs $m$ (default 1).
     - ``layers``: default network sizes ``(d, width, ..., m)``.
     - ``eval_resolution``: points per axis of the evaluation grid (default 100).
+    - ``annealing_statistic``: the default annealing statistic for this problem
+      (``"global"``, or ``"layerwise"`` as the official cavity code).
     - ``params``: the problem's parameters, recorded in configs and reports.
     """
 
@@ -105,6 +107,7 @@ class Problem:
     output_dim: int = 1
     layers: tuple[int, ...] = (2, 50, 50, 50, 1)
     eval_resolution: int = 100
+    annealing_statistic: str = "global"
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

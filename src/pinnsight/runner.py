@@ -48,7 +48,7 @@ def run(
         result = fit(
             problem,
             net,
-            build_balancer(config),
+            build_balancer(config, problem),
             steps=config.steps,
             key=key,
             batch_size=config.batch_size,

@@ -1,0 +1,58 @@
+r"""Viscous Burgers equation with a shock (PAPER §6, the motivation example).
+
+$$ u_t + u u_x = \nu u_{xx},\quad x\in[-1,1],\ t\in[0,1],\quad \nu = 0.01/\pi,\quad
+   u(0,x) = -\sin\pi x,\quad u(t,\pm1) = 0 . $$
+
+Inputs $(t, x)$; initial condition group ``"ic"``, boundary group ``"bc"``. The
+reference is the exact Cole–Hopf solution (`pinnsight.reference.burgers_cole_hopf`) on
+the classic grid: $t = 0, 0.01, ..., 0.99$ and 256 points in $x$.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..autodiff import partial, value_and_partials
+from ..geometry import Box
+from ..problem import Condition, Problem, Reference
+from ..reference.burgers import burgers_cole_hopf
+from . import register
+
+
+@register("burgers", "viscous Burgers u_t + u u_x = nu u_xx with a shock, inputs (t, x)")
+def make(nu: float = 0.01 / np.pi, layers=(2, 50, 50, 50, 50, 1)) -> Problem:
+    """Burgers with viscosity ``nu``."""
+
+    def residual(u, x):
+        val, ux, uxx = value_and_partials(u, 1)(x)
+        return partial(u, 0)(x) + val * ux - nu * uxx
+
+    def initial(u, x):
+        return u(x) + jnp.sin(jnp.pi * x[1])
+
+    def wall(u, x):
+        return u(x)
+
+    def reference() -> Reference:
+        t = np.arange(100) * 0.01
+        x = np.linspace(-1.0, 1.0, 256)
+        tt, xx = np.meshgrid(t, x, indexing="ij")
+        vals = burgers_cole_hopf(tt, xx, nu=nu)
+        pts = np.stack([tt.ravel(), xx.ravel()], axis=-1)
+        return Reference(pts, vals.reshape(-1, 1), (100, 256), label="Cole-Hopf (exact)")
+
+    domain = Box((0.0, -1.0), (1.0, 1.0), names=("t", "x"))
+    return Problem(
+        name="burgers",
+        domain=domain,
+        residual=residual,
+        conditions={
+            "ic": Condition(domain.face("t", "lo"), initial, group="ic"),
+            "bc_left": Condition(domain.face("x", "lo"), wall, group="bc"),
+            "bc_right": Condition(domain.face("x", "hi"), wall, group="bc"),
+        },
+        reference=reference,
+        layers=tuple(layers),
+        params={"nu": nu},
+    )
