@@ -1,4 +1,4 @@
-"""The ``pinnsight`` command line: list, train, compare, study, diagnose."""
+"""The ``pinnsight`` command line: list, train, compare, study, reproduce, diagnose."""
 
 from __future__ import annotations
 
@@ -77,6 +77,26 @@ def _cmd_compare(args) -> int:
         for f in t["failures"]:
             print(f"   failed: {f}")
     print(f"report: {out / 'report.html'}")
+    return 0
+
+
+def _cmd_reproduce(args) -> int:
+    from .reproduce import SUITE, reproduce
+
+    suite = dict(SUITE)
+    if args.only:
+        names = [n.strip() for n in args.only.split(",")]
+        unknown = [n for n in names if n not in SUITE]
+        if unknown:
+            raise ValueError(f"unknown problem(s) {unknown} for --only; choose from: {', '.join(SUITE)}.")
+        suite = {n: SUITE[n] for n in names}
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"`steps` must be a positive integer, got steps = {args.steps}.")
+    res = reproduce(seeds=args.seeds, steps=args.steps or 40_000, out=args.out, workers=args.jobs,
+                    overwrite=args.overwrite, suite=suite, results=args.results or None,
+                    assignments=args.assignments or [])
+    print(res["markdown"])
+    print(f"total wall time: {res['wall_time_s'] / 60:.1f} min; report: {Path(args.out) / 'report.html'}")
     return 0
 
 
@@ -196,6 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     p.set_defaults(func=_cmd_study)
+
+    p = sub.add_parser("reproduce", help="the paper's results table (resumable)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--steps", type=int, help="steps per run (default 40000)")
+    p.add_argument("--only", help="comma-separated subset of: helmholtz,klein_gordon,cavity,burgers")
+    p.add_argument("--out", default="runs/reproduce")
+    p.add_argument("--results", default="docs/RESULTS.md",
+                   help="Markdown file whose reproduce block is rewritten ('' to skip)")
+    p.add_argument("--set", dest="assignments", nargs="+", metavar="KEY=VALUE")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument("--overwrite", action="store_true", help="retrain finished runs")
+    p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("diagnose", help="render a finished run's diagnostics into its report")
     p.add_argument("run_dir")
