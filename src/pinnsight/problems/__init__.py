@@ -60,8 +60,8 @@ def get_problem(name: str, **params: Any) -> Problem:
     return _entry(name).factory(**params)
 
 
-from . import helmholtz as helmholtz  # noqa: E402  (registration side effect)
-from . import poisson1d as poisson1d  # noqa: E402
-from . import klein_gordon as klein_gordon  # noqa: E402
 from . import burgers as burgers  # noqa: E402
 from . import cavity as cavity  # noqa: E402
+from . import helmholtz as helmholtz  # noqa: E402  (registration side effect)
+from . import klein_gordon as klein_gordon  # noqa: E402
+from . import poisson1d as poisson1d  # noqa: E402

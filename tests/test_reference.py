@@ -1,0 +1,149 @@
+"""Reference solutions (Cole–Hopf, the cavity solver) and the new problems' residuals."""
+
+import csv
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import pinnsight as ps
+from pinnsight.autodiff import laplacian
+from pinnsight.problems.cavity import velocity
+from pinnsight.reference import burgers_cole_hopf, solve_cavity
+from pinnsight.reference.burgers import burgers_cole_hopf_point
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+needs_data = pytest.mark.skipif(not DATA.exists(), reason="../shared/data not available")
+
+
+def ghia(re: float):
+    rows = list(csv.DictReader((DATA / "ghia1982_centerlines_re100_400_1000.csv").open()))
+    g = [r for r in rows if float(r["Re"]) == re]
+    u = np.array([[float(r["coord"]), float(r["value"])] for r in g if r["profile"] == "u_at_x0.5"])
+    v = np.array([[float(r["coord"]), float(r["value"])] for r in g if r["profile"] == "v_at_y0.5"])
+    return u, v
+
+
+@needs_data
+def test_cole_hopf_matches_the_classic_data_set():
+    from scipy.io import loadmat
+
+    d = loadmat(DATA / "raissi_burgers_shock.mat")
+    x, t, usol = d["x"].ravel(), d["t"].ravel(), d["usol"]
+    rng = np.random.default_rng(0)
+    i, j = rng.integers(0, len(x), 300), rng.integers(0, len(t), 300)
+    np.testing.assert_allclose(burgers_cole_hopf(t[j], x[i]), usol[i, j], atol=1e-9)
+
+
+def test_cole_hopf_initial_condition_and_walls():
+    x = np.linspace(-1, 1, 11)
+    np.testing.assert_allclose(burgers_cole_hopf(0.0, x), -np.sin(np.pi * x), atol=1e-12)
+    np.testing.assert_allclose(burgers_cole_hopf(np.array([0.3, 0.9]), 1.0), 0.0, atol=1e-12)
+    with pytest.raises(ValueError, match="nodes"):
+        burgers_cole_hopf(0.1, 0.1, nodes=500)
+
+
+def test_burgers_residual_vanishes_on_the_exact_solution():
+    with jax.enable_x64(True):
+        problem = ps.get_problem("burgers")
+        exact = lambda x: burgers_cole_hopf_point(x)  # noqa: E731
+        pts = problem.domain.sample(jax.random.PRNGKey(0), 64)
+        pts = pts.at[:, 0].set(0.1 + 0.8 * pts[:, 0])  # t > 0, where the formula is smooth
+        r = jax.vmap(lambda x: problem.residual(exact, x))(pts)
+        ut = jax.vmap(lambda x: ps.partial(exact, 0)(x))(pts)
+        assert float(jnp.max(jnp.abs(r))) < 1e-8 * float(jnp.max(jnp.abs(ut)) + 1)
+
+
+def test_klein_gordon_residual_and_conditions_vanish_on_the_exact_solution():
+    problem = ps.get_problem("klein_gordon")
+    exact_net = lambda x: jnp.atleast_1d(problem.exact(x))  # noqa: E731
+    pts = problem.domain.sample(jax.random.PRNGKey(0), 128)
+    assert float(problem.residual_loss(exact_net, pts)) < 1e-6
+    for name, cond in problem.conditions.items():
+        p = cond.sample(jax.random.PRNGKey(1), 32)
+        assert float(problem.condition_loss(name, exact_net, p)) < 1e-10, name
+
+
+def test_cavity_residual_zero_for_an_exact_navier_stokes_flow():
+    """Plane Poiseuille flow u = 4y(1-y), v = 0, p = -8x/Re solves steady Navier–Stokes."""
+    with jax.enable_x64(True):
+        re = 37.0
+        problem = ps.get_problem("cavity", Re=re)
+
+        def flow(x):
+            y = x[1]
+            return jnp.stack([2 * y**2 - 4 * y**3 / 3, -8 * x[0] / re])
+
+        pts = problem.domain.sample(jax.random.PRNGKey(0), 32)
+        r = jax.vmap(lambda x: problem.residual(flow, x))(pts)
+        assert float(jnp.max(jnp.abs(r))) < 1e-12
+        uv = jax.vmap(velocity(flow))(pts)
+        np.testing.assert_allclose(uv[:, 0], 4 * pts[:, 1] * (1 - pts[:, 1]), atol=1e-12)
+
+
+def test_cavity_taylor_mode_residual_matches_nested_forward_mode():
+    with jax.enable_x64(True):
+        re = 50.0
+        problem = ps.get_problem("cavity", Re=re)
+        net = ps.MLP((2, 12, 12, 2), key=jax.random.PRNGKey(0))
+
+        def nested(u, x):
+            uv = velocity(u)
+            grad_p = jax.jacfwd(lambda y: u(y)[1])(x)
+            return jax.jacfwd(uv)(x) @ uv(x) + grad_p - laplacian(uv)(x) / re
+
+        for x in problem.domain.sample(jax.random.PRNGKey(3), 5):
+            np.testing.assert_allclose(problem.residual(net, x), nested(net, x), rtol=1e-10, atol=1e-12)
+
+
+@needs_data
+def test_cavity_solver_matches_ghia_at_re100_on_a_coarse_grid():
+    sol = solve_cavity(100.0, n=64)
+    assert sol.residual_norm < 1e-6 and sol.newton_iterations <= 10
+    (gu, gv) = ghia(100.0)
+    u, _ = sol.velocity(np.full(len(gu), 0.5), gu[:, 0])
+    _, v = sol.velocity(gv[:, 0], np.full(len(gv), 0.5))
+    assert np.max(np.abs(u - gu[:, 1])) < 0.01
+    assert np.max(np.abs(v - gv[:, 1])) < 0.01
+
+
+def test_cavity_solver_boundary_values_and_errors():
+    sol = solve_cavity(100.0, n=32)
+    np.testing.assert_allclose(sol.u[:, -1], 1.0)
+    np.testing.assert_allclose(sol.u[:, 0], 0.0)
+    np.testing.assert_allclose(sol.v[0, :], 0.0)
+    with pytest.raises(ValueError, match="`n` must be >= 8"):
+        solve_cavity(100.0, n=4)
+    with pytest.raises(ValueError, match="`re` must be"):
+        solve_cavity(-1.0)
+
+
+def test_cavity_paper_metric_of_the_reference_itself_is_zero(tmp_path):
+    from pinnsight.reproduce import cavity_paper_metric
+
+    rng = np.random.default_rng(0)
+    u, v = rng.normal(size=(100, 100)), rng.normal(size=(100, 100))
+    np.savetxt(tmp_path / "wang2021_cavity_re100_reference_u.csv", u, delimiter=",")
+    np.savetxt(tmp_path / "wang2021_cavity_re100_reference_v.csv", v, delimiter=",")
+    speed = np.hypot(u, v)
+    assert cavity_paper_metric(speed, tmp_path) == {"spectral": 0.0, "frobenius": 0.0}
+    m = cavity_paper_metric(1.1 * speed, tmp_path)
+    np.testing.assert_allclose([m["spectral"], m["frobenius"]], [0.1, 0.1], rtol=1e-12)
+
+
+def test_reproduce_skips_finished_runs(tmp_path):
+    from pinnsight.reproduce import reproduce
+
+    kw = dict(seeds=(0,), steps=20, out=tmp_path / "rep", workers=1,
+              suite={"helmholtz": ("M1", "M2")}, results=tmp_path / "RESULTS.md",
+              assignments=["chunk_size=10", "layers=(2,6,1)"])
+    first = reproduce(**kw)
+    model = tmp_path / "rep" / "helmholtz" / "M1" / "seed0" / "model.eqx"
+    stamp = model.stat().st_mtime_ns
+    second = reproduce(**kw)
+    assert model.stat().st_mtime_ns == stamp
+    assert first["table"]["helmholtz/M1"]["median_error"] == second["table"]["helmholtz/M1"]["median_error"]
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert text.count("<!-- reproduce:begin -->") == 1 and "helmholtz | M2" in text
