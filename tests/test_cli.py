@@ -148,3 +148,16 @@ def test_example_file_runs():
     assert proc.returncode == 0, proc.stderr[-2000:]
     err = float(proc.stdout.strip().split()[-1])
     assert err < 1e-1
+
+
+def test_run_many_side_by_side_processes(tmp_path):
+    """Two worker processes (spawned, single-threaded XLA) train two runs and report them."""
+    from pinnsight.batch import Job, run_many
+    from pinnsight.config import RunConfig
+
+    base = RunConfig(steps=20, chunk_size=10, layers=(2, 6, 1))
+    jobs = [Job(base.override(seed=s), tmp_path / f"s{s}") for s in (0, 1)]
+    summaries = run_many(jobs, workers=2)
+    assert [s["status"] for s in summaries] == ["finished", "finished"]
+    assert summaries[0]["final_error"] != summaries[1]["final_error"]
+    assert (tmp_path / "s1" / "model.eqx").exists()

@@ -1,8 +1,9 @@
 """Many runs at once: side-by-side processes, one progress bar, finished runs reused.
 
-A single PINN run at 128 points keeps one core busy, so `run_many` starts up to
-``jobs`` worker processes (each single-threaded XLA) and shows the total progress in
-steps. A run folder whose ``summary.json`` says ``finished`` with the same config is
+XLA on the CPU already spreads one small run over every core, but with poor
+efficiency; `run_many` starts up to ``workers`` processes, each pinned to its own core
+(`os.sched_setaffinity`), which gives more total throughput than one run at a time
+(≈1.2x on the 2-core development machine) and shows the total progress in steps. A run folder whose ``summary.json`` says ``finished`` with the same config is
 not trained again, which makes `compare` and `reproduce` resumable.
 """
 
@@ -23,8 +24,6 @@ from . import runio
 from .config import RunConfig
 
 __all__ = ["Job", "run_many", "finished_summary"]
-
-_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,15 @@ def _normalised(config: RunConfig) -> dict[str, Any]:
     import json
 
     return json.loads(json.dumps(config.to_dict(), default=list))
+
+
+def _pin_worker(counter, cores: list[int]) -> None:
+    """Pool initializer: pin this worker to one core (round robin over ``cores``)."""
+    with counter.get_lock():
+        k = counter.value
+        counter.value += 1
+    if hasattr(os, "sched_setaffinity") and cores:
+        os.sched_setaffinity(0, {cores[k % len(cores)]})
 
 
 def _work(config_dict: dict, out_dir: str, q) -> dict[str, Any]:
@@ -116,12 +124,18 @@ def run_many(
             except queue.Empty:
                 continue
 
-    old_flags = os.environ.get("XLA_FLAGS")
-    os.environ["XLA_FLAGS"] = f"{old_flags or ''} {_SINGLE_THREAD}".strip()
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    pin = workers <= len(cores)
+    counter = ctx.Value("i", 0)
     thread = threading.Thread(target=drain, daemon=True)
     thread.start()
     try:
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with cf.ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_pin_worker if pin else None,
+            initargs=(counter, cores) if pin else (),
+        ) as pool:
             futures = {
                 pool.submit(_work, _normalised(jobs[i].config), str(jobs[i].out_dir), q): i for i in todo
             }
@@ -132,10 +146,6 @@ def run_many(
                 except Exception as err:  # noqa: BLE001 - recorded per run
                     summaries[i] = {"status": "failed", "error": str(err)}
     finally:
-        if old_flags is None:
-            os.environ.pop("XLA_FLAGS", None)
-        else:
-            os.environ["XLA_FLAGS"] = old_flags
         stop.set()
         thread.join()
         bar.close()
