@@ -33,12 +33,16 @@ def main() -> None:
         u, _ = sol.velocity(np.full(len(gu), 0.5), gu[:, 0])
         _, v = sol.velocity(gv[:, 0], np.full(len(gv), 0.5))
         du, dv = np.abs(u - gu[:, 1]), np.abs(v - gv[:, 1])
-        print(f"\n### Re = {re:g}: grid {args.n + 1}x{args.n + 1}, {sol.newton_iterations} Newton "
-              f"iterations (continued from lower Re), {sol.seconds:.1f} s, residual {sol.residual_norm:.1e}\n")
+        print(
+            f"\n### Re = {re:g}: grid {args.n + 1}x{args.n + 1}, {sol.newton_iterations} Newton "
+            f"iterations (continued from lower Re), {sol.seconds:.1f} s, residual {sol.residual_norm:.1e}\n"
+        )
         print("| y | u(0.5, y) ours | Ghia | x | v(x, 0.5) ours | Ghia |")
         print("|---|---|---|---|---|---|")
         for k in range(len(gu)):
-            print(f"| {gu[k, 0]:.4f} | {u[k]:.5f} | {gu[k, 1]:.5f} | {gv[k, 0]:.4f} | {v[k]:.5f} | {gv[k, 1]:.5f} |")
+            print(
+                f"| {gu[k, 0]:.4f} | {u[k]:.5f} | {gu[k, 1]:.5f} | {gv[k, 0]:.4f} | {v[k]:.5f} | {gv[k, 1]:.5f} |"
+            )
         line = f"\nmax |u - Ghia| = {du.max():.4f}, max |v - Ghia| = {dv.max():.4f}"
         if re == 400.0:
             keep = np.abs(gv[:, 0] - 0.9063) > 1e-4

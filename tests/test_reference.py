@@ -136,9 +136,15 @@ def test_cavity_paper_metric_of_the_reference_itself_is_zero(tmp_path):
 def test_reproduce_skips_finished_runs(tmp_path):
     from pinnsight.reproduce import reproduce
 
-    kw = dict(seeds=(0,), steps=20, out=tmp_path / "rep", workers=1,
-              suite={"helmholtz": ("M1", "M2")}, results=tmp_path / "RESULTS.md",
-              assignments=["chunk_size=10", "layers=(2,6,1)"])
+    kw = dict(
+        seeds=(0,),
+        steps=20,
+        out=tmp_path / "rep",
+        workers=1,
+        suite={"helmholtz": ("M1", "M2")},
+        results=tmp_path / "RESULTS.md",
+        assignments=["chunk_size=10", "layers=(2,6,1)"],
+    )
     first = reproduce(**kw)
     model = tmp_path / "rep" / "helmholtz" / "M1" / "seed0" / "model.eqx"
     stamp = model.stat().st_mtime_ns

@@ -92,9 +92,16 @@ def _cmd_reproduce(args) -> int:
         suite = {n: SUITE[n] for n in names}
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"`steps` must be a positive integer, got steps = {args.steps}.")
-    res = reproduce(seeds=args.seeds, steps=args.steps or 40_000, out=args.out, workers=args.jobs,
-                    overwrite=args.overwrite, suite=suite, results=args.results or None,
-                    assignments=args.assignments or [])
+    res = reproduce(
+        seeds=args.seeds,
+        steps=args.steps or 40_000,
+        out=args.out,
+        workers=args.jobs,
+        overwrite=args.overwrite,
+        suite=suite,
+        results=args.results or None,
+        assignments=args.assignments or [],
+    )
     print(res["markdown"])
     print(f"total wall time: {res['wall_time_s'] / 60:.1f} min; report: {Path(args.out) / 'report.html'}")
     return 0
@@ -222,8 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="steps per run (default 40000)")
     p.add_argument("--only", help="comma-separated subset of: helmholtz,klein_gordon,cavity,burgers")
     p.add_argument("--out", default="runs/reproduce")
-    p.add_argument("--results", default="docs/RESULTS.md",
-                   help="Markdown file whose reproduce block is rewritten ('' to skip)")
+    p.add_argument(
+        "--results",
+        default="docs/RESULTS.md",
+        help="Markdown file whose reproduce block is rewritten ('' to skip)",
+    )
     p.add_argument("--set", dest="assignments", nargs="+", metavar="KEY=VALUE")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--overwrite", action="store_true", help="retrain finished runs")

@@ -55,8 +55,10 @@ def find_shared_data() -> Path | None:
     """``../shared/data`` beside the working directory or the repository, if present."""
     env = os.environ.get("PINNSIGHT_SHARED_DATA")
     candidates = [Path(env)] if env else []
-    candidates += [Path.cwd().parent / "shared" / "data",
-                   Path(__file__).resolve().parents[3] / "shared" / "data"]
+    candidates += [
+        Path.cwd().parent / "shared" / "data",
+        Path(__file__).resolve().parents[3] / "shared" / "data",
+    ]
     for c in candidates:
         if (c / "wang2021_cavity_re100_reference_u.csv").exists():
             return c
@@ -123,8 +125,11 @@ def reproduce(
     rows, table = [], {}
     for prob, models in suite.items():
         for m in models:
-            group = [(j, s) for j, s in zip(jobs, summaries, strict=True)
-                     if j.config.problem == prob and j.config.model == m]
+            group = [
+                (j, s)
+                for j, s in zip(jobs, summaries, strict=True)
+                if j.config.problem == prob and j.config.model == m
+            ]
             stats = summarise([s for _, s in group])
             extra = [_paper_metrics(j, data_dir) for j, s in group if s.get("status") == "finished"]
             extra = [e for e in extra if e]
@@ -134,11 +139,28 @@ def reproduce(
             table[f"{prob}/{m}"] = stats
             rng = f"{stats['min_error']:.2e} – {stats['max_error']:.2e}"
             pm = stats.get("paper_metric_median")
-            rows.append([prob, m, f"{stats['median_error']:.2e}", rng,
-                         f"{pm:.2e}" if pm is not None else "", f"{stats['finished']}/{stats['runs']}",
-                         f"{stats['wall_time_s']:.0f}", PAPER.get((prob, m), "")])
-    header = ["problem", "model", "median rel. L2", "min – max", "paper's metric", "seeds",
-              "wall s / run", "paper reports"]
+            rows.append(
+                [
+                    prob,
+                    m,
+                    f"{stats['median_error']:.2e}",
+                    rng,
+                    f"{pm:.2e}" if pm is not None else "",
+                    f"{stats['finished']}/{stats['runs']}",
+                    f"{stats['wall_time_s']:.0f}",
+                    PAPER.get((prob, m), ""),
+                ]
+            )
+    header = [
+        "problem",
+        "model",
+        "median rel. L2",
+        "min – max",
+        "paper's metric",
+        "seeds",
+        "wall s / run",
+        "paper reports",
+    ]
     md_table = report.format_table(header, rows)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {workers} runs side by side"
     text = (
@@ -146,7 +168,7 @@ def reproduce(
         f"settings). Total wall time {wall / 60:.1f} min on {machine} (runs already finished "
         "were reused, not retimed). Relative L2 (vector 2-norm) against pinnsight's own "
         "references: exact solutions, Cole–Hopf for Burgers, the Ghia-validated finite-difference "
-        "solver for the cavity (velocity magnitude, 100x100 grid). \"paper's metric\": the cavity "
+        'solver for the cavity (velocity magnitude, 100x100 grid). "paper\'s metric": the cavity '
         "error as the official code computes it (spectral norm) against the paper's own reference "
         "CSV, the number to set beside the paper's.\n\n" + md_table
     )
@@ -166,8 +188,9 @@ def reproduce(
             figs.append(report.plot_fields(problem, nets, out / f"fields_{prob}.png"))
     sections.append((f"Fields (seed {seeds[0]})", "Reference, prediction, |error| per model.", figs))
     report.write_report(out, "pinnsight reproduce", sections)
-    runio.RunFolder(out).write_json("summary.json", {"wall_time_s": wall, "table": table,
-                                                     "seeds": list(seeds), "steps": steps})
+    runio.RunFolder(out).write_json(
+        "summary.json", {"wall_time_s": wall, "table": table, "seeds": list(seeds), "steps": steps}
+    )
     if results:
         _update_results(Path(results), text)
     return {"table": table, "wall_time_s": wall, "markdown": md_table}
@@ -179,8 +202,7 @@ def _update_results(path: Path, text: str) -> None:
     if path.exists():
         content = path.read_text()
         if begin in content and end in content:
-            content = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, content,
-                             flags=re.S)
+            content = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, content, flags=re.S)
         else:
             content = content.rstrip() + "\n\n## Reproduction table\n\n" + block + "\n"
     else:

@@ -73,8 +73,9 @@ def make(Re: float = 100.0, layers=(2, 50, 50, 50, 2), grid: int = 160) -> Probl
         X, Y = np.meshgrid(xs, xs, indexing="ij")
         uu, vv = sol.velocity(X.ravel(), Y.ravel())
         pts = np.stack([X.ravel(), Y.ravel()], axis=-1)
-        return Reference(pts, np.hypot(uu, vv)[:, None], (100, 100),
-                         label=f"|velocity|, finite differences {grid}x{grid}")
+        return Reference(
+            pts, np.hypot(uu, vv)[:, None], (100, 100), label=f"|velocity|, finite differences {grid}x{grid}"
+        )
 
     domain = Box((0.0, 0.0), (1.0, 1.0))
     return Problem(

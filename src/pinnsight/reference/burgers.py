@@ -17,9 +17,7 @@ import numpy as np
 __all__ = ["burgers_cole_hopf", "burgers_cole_hopf_point"]
 
 
-def burgers_cole_hopf(
-    t: np.ndarray, x: np.ndarray, nu: float = 0.01 / np.pi, nodes: int = 250
-) -> np.ndarray:
+def burgers_cole_hopf(t: np.ndarray, x: np.ndarray, nu: float = 0.01 / np.pi, nodes: int = 250) -> np.ndarray:
     """$u(t, x)$ at broadcast arrays ``t``, ``x`` (float64); agrees with the classic
     data set to ~4e-11 (``tests/test_reference.py``)."""
     if not 2 <= nodes <= 300:

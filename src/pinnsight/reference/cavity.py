@@ -77,12 +77,17 @@ def _operators(n: int):
             r.append(rows)
             c.append(idx(ii + di, jj + dj))
             v.append(np.full(rows.shape, w))
-        return sp.csr_matrix(
-            (np.concatenate(v), (np.concatenate(r), np.concatenate(c))), shape=(m * m, full)
-        )
+        return sp.csr_matrix((np.concatenate(v), (np.concatenate(r), np.concatenate(c))), shape=(m * m, full))
 
-    lap = stencil([((1, 0), 1 / h**2), ((-1, 0), 1 / h**2), ((0, 1), 1 / h**2),
-                   ((0, -1), 1 / h**2), ((0, 0), -4 / h**2)])
+    lap = stencil(
+        [
+            ((1, 0), 1 / h**2),
+            ((-1, 0), 1 / h**2),
+            ((0, 1), 1 / h**2),
+            ((0, -1), 1 / h**2),
+            ((0, 0), -4 / h**2),
+        ]
+    )
     dx = stencil([((1, 0), 0.5 / h), ((-1, 0), -0.5 / h)])
     dy = stencil([((0, 1), 0.5 / h), ((0, -1), -0.5 / h)])
     # embedding of interior unknowns into the full grid
@@ -142,8 +147,13 @@ def solve_cavity(
             scale = scale or max(res_norm, 1e-300)
             if res_norm <= tol * scale:
                 break
-            j21 = (sp.diags(ox) @ dy_e + sp.diags(uy) @ dx_t - sp.diags(oy) @ dx_e
-                   - sp.diags(ux) @ dy_t - lap_t / stage_re)
+            j21 = (
+                sp.diags(ox) @ dy_e
+                + sp.diags(uy) @ dx_t
+                - sp.diags(oy) @ dx_e
+                - sp.diags(ux) @ dy_t
+                - lap_t / stage_re
+            )
             j22 = sp.diags(uy) @ dx_e - sp.diags(ux) @ dy_e - lap_e / stage_re
             J = sp.bmat([[lap_e, eye], [j21, j22]], format="csc")
             delta = spla.spsolve(J, -F)
@@ -177,12 +187,21 @@ def cavity_reference(re: float = 100.0, n: int = 128) -> CavitySolution:
     path = cache_dir() / f"cavity_re{re:g}_n{n}.npz"
     if path.exists():
         d = np.load(path)
-        return CavitySolution(re, n, d["x"], d["psi"], d["u"], d["v"], int(d["iters"]),
-                              float(d["res"]), float(d["seconds"]))
+        return CavitySolution(
+            re, n, d["x"], d["psi"], d["u"], d["v"], int(d["iters"]), float(d["res"]), float(d["seconds"])
+        )
     sol = solve_cavity(re, n)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, x=sol.x, psi=sol.psi, u=sol.u, v=sol.v, iters=sol.newton_iterations,
-                        res=sol.residual_norm, seconds=sol.seconds)
+    np.savez_compressed(
+        tmp,
+        x=sol.x,
+        psi=sol.psi,
+        u=sol.u,
+        v=sol.v,
+        iters=sol.newton_iterations,
+        res=sol.residual_norm,
+        seconds=sol.seconds,
+    )
     os.replace(tmp, path)
     return sol
