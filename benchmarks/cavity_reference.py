@@ -41,7 +41,8 @@ def main() -> None:
         print("|---|---|---|---|---|---|")
         for k in range(len(gu)):
             print(
-                f"| {gu[k, 0]:.4f} | {u[k]:.5f} | {gu[k, 1]:.5f} | {gv[k, 0]:.4f} | {v[k]:.5f} | {gv[k, 1]:.5f} |"
+                f"| {gu[k, 0]:.4f} | {u[k]:.5f} | {gu[k, 1]:.5f} "
+                f"| {gv[k, 0]:.4f} | {v[k]:.5f} | {gv[k, 1]:.5f} |"
             )
         line = f"\nmax |u - Ghia| = {du.max():.4f}, max |v - Ghia| = {dv.max():.4f}"
         if re == 400.0:
