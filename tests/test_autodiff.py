@@ -61,3 +61,20 @@ def test_derivatives_through_a_network(getkey):
     h = jax.hessian(u)(X)
     np.testing.assert_allclose(ps.laplacian(u)(X), jnp.trace(h), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ps.partial(u, 1, 2)(X), h[1, 1], rtol=1e-5, atol=1e-6)
+
+
+def test_derivatives_up_to_third_order_and_directional_taylor():
+    from pinnsight.autodiff import derivatives, directional_taylor
+
+    y, d1, d2, d3 = derivatives(f, 3)(X)
+    s, c, e = np.sin(0.6), np.cos(0.6), np.exp(-0.6)
+    np.testing.assert_allclose(y, s * e, rtol=1e-6)
+    np.testing.assert_allclose(d1, [2 * c * e, 3 * s * e], rtol=1e-6)
+    np.testing.assert_allclose(d2, [[-4 * s * e, 6 * c * e], [6 * c * e, 9 * s * e]], rtol=1e-5)
+    np.testing.assert_allclose(d3[0, 0, 1], -12 * s * e, rtol=1e-5)  # f_xxy
+    np.testing.assert_allclose(d3[1, 1, 1], 27 * s * e, rtol=1e-5)  # f_yyy
+    v = jnp.array([1.0, -2.0])
+    _, t1, t2, t3 = directional_taylor(f, 3)(X, v)
+    np.testing.assert_allclose(t1, d1 @ v, rtol=1e-5)
+    np.testing.assert_allclose(t2, v @ d2 @ v, rtol=1e-5)
+    np.testing.assert_allclose(t3, jnp.einsum("ijk,i,j,k->", d3, v, v, v), rtol=1e-4)

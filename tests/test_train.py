@@ -151,3 +151,24 @@ def test_problem_shape_errors_are_clear():
             exact=lambda x: x[0],
             layers=(3, 4, 1),
         )
+
+
+def test_chunks_compile_once():
+    """The residual is traced a fixed number of times, however many chunks run."""
+    calls = {"n": 0}
+    base = ps.get_problem("helmholtz", layers=(2, 6, 1))
+
+    def counting_residual(u, x):
+        calls["n"] += 1
+        return base.residual(u, x)
+
+    import dataclasses
+
+    problem = dataclasses.replace(base, residual=counting_residual)
+    net = ps.MLP(problem.layers, key=jax.random.PRNGKey(0))
+    traces = []
+    for steps in (20, 60):
+        calls["n"] = 0
+        ps.fit(problem, net, steps=steps, key=jax.random.PRNGKey(0), chunk_size=10, progress=False)
+        traces.append(calls["n"])
+    assert traces[0] == traces[1] > 0
