@@ -27,6 +27,9 @@ def test_list(capsys):
         (["train", "helmholtz", "--steps", "0"], "`steps` must be a positive integer"),
         (["train", "helmholtz", "--steps", "-3"], "`steps` must be a positive integer"),
         (["train", "helmholtz", "--set", "a2"], "expected key=value"),
+        (["train", "helmholtz", "--set", "a2=abc"], "parameter `a2` of problem 'helmholtz' must be a number"),
+        (["train", "cavity", "--set", "grid=1.5"], "parameter `grid` of problem 'cavity' must be an integer"),
+        (["compare", "helmholtz", "--models", "M1,M9"], "unknown model 'M9'"),
     ],
 )
 def test_bad_input_gives_one_clear_error(argv, message, capsys, tmp_path):

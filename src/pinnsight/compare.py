@@ -51,10 +51,10 @@ def compare(
     """Train ``models`` x ``seeds`` from ``base`` into ``out/<model>/seed<k>`` and write
     ``out/report.html`` with the table, fields, losses, lambdas and gradient histograms."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     if histograms and not base.hist_steps:
         base = base.override(hist_steps=default_hist_steps(base.steps))
     jobs = [Job(base.override(model=m, seed=s), out / m / f"seed{s}") for m in models for s in seeds]
+    out.mkdir(parents=True, exist_ok=True)  # only once every config is valid
     summaries = run_many(jobs, workers=workers, overwrite=overwrite, desc=f"compare {base.problem}")
     by_model: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
     for job, summ in zip(jobs, summaries, strict=True):

@@ -108,7 +108,6 @@ def reproduce(
 ) -> dict[str, Any]:
     """Run the suite and write the table (see the module docstring)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     suite = dict(suite or SUITE)
     jobs = []
     for prob, models in suite.items():
@@ -118,6 +117,7 @@ def reproduce(
                 cfg = cfg.with_assignments(list(assignments))
                 jobs.append(Job(cfg, out / prob / m / f"seed{s}"))
     jobs.sort(key=lambda j: -_COST.get(j.config.problem, 1.0) * _NET_COST[j.config.model])
+    out.mkdir(parents=True, exist_ok=True)  # only once every config is valid
     t0 = time.perf_counter()
     summaries = run_many(jobs, workers=workers, overwrite=overwrite, desc="reproduce")
     wall = time.perf_counter() - t0

@@ -42,7 +42,6 @@ def poisson_imbalance(
 ) -> dict[str, Any]:
     """Train M1 on poisson1d for each ``C`` and report histograms and imbalance ratios."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     base = RunConfig(
         problem="poisson1d",
         model="M1",
@@ -52,6 +51,7 @@ def poisson_imbalance(
     )
     base = base.with_assignments(list(assignments))
     jobs = [Job(base.override(C=float(c)), out / f"C{_fmt(c)}") for c in values]
+    out.mkdir(parents=True, exist_ok=True)  # only once every config is valid
     summaries = run_many(jobs, workers=workers, overwrite=overwrite, desc="poisson-imbalance")
     rows, hists, ratio0, ratio_med = [], {}, [], []
     for c, job, summ in zip(values, jobs, summaries, strict=True):
@@ -122,11 +122,11 @@ def stiffness_study(
 ) -> dict[str, Any]:
     """Track sigma_max during M1 training on Helmholtz for each ``a2`` (a1 = 1)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     base = RunConfig(
         problem="helmholtz", model="M1", steps=steps, seed=seed, stiffness_every=every
     ).with_assignments(list(assignments))
     jobs = [Job(base.override(a1=1.0, a2=float(a)), out / f"a2_{_fmt(a)}") for a in values]
+    out.mkdir(parents=True, exist_ok=True)  # only once every config is valid
     summaries = run_many(jobs, workers=workers, overwrite=overwrite, desc="stiffness")
     series, rows = {}, []
     for a, job, summ in zip(values, jobs, summaries, strict=True):

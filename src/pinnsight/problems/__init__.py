@@ -57,7 +57,33 @@ def get_problem(name: str, **params: Any) -> Problem:
         raise ValueError(
             f"unknown parameter(s) {sorted(unknown)} for problem {name!r}; valid: {', '.join(defaults)}."
         )
-    return _entry(name).factory(**params)
+    checked = {k: _check_param(name, k, v, defaults[k]) for k, v in params.items()}
+    return _entry(name).factory(**checked)
+
+
+def _check_param(problem: str, key: str, value: Any, default: Any) -> Any:
+    """Coerce ``value`` to the type of the parameter's default, or say what is wrong."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, float):
+        if not number:
+            raise ValueError(
+                f"parameter `{key}` of problem {problem!r} must be a number, got {key} = {value!r}."
+            )
+        return float(value)
+    if isinstance(default, int) and not isinstance(default, bool):
+        if not (number and float(value).is_integer()):
+            raise ValueError(
+                f"parameter `{key}` of problem {problem!r} must be an integer, got {key} = {value!r}."
+            )
+        return int(value)
+    if isinstance(default, tuple):
+        if not isinstance(value, tuple | list) or not all(isinstance(v, int) for v in value):
+            raise ValueError(
+                f"parameter `{key}` of problem {problem!r} must be a tuple of integers like "
+                f"{default}, got {key} = {value!r}."
+            )
+        return tuple(value)
+    return value
 
 
 from . import burgers as burgers  # noqa: E402
