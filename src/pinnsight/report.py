@@ -297,7 +297,7 @@ def _md_to_html(text: str) -> str:
         if table:
             cells = [r.strip("|").split("|") for r in table if not set(r) <= set("|-: ")]
             head, *rest = cells
-            out.append("<table><tr>" + "".join(f"<th>{html.escape(c.strip())}</th>" for c in head))
+            out.append("<table><tr>" + "".join(f"<th>{html.escape(c.strip())}</th>" for c in head) + "</tr>")
             for r in rest:
                 out.append("<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in r) + "</tr>")
             out.append("</table>")
