@@ -52,7 +52,8 @@ def _cmd_train(args) -> int:
     s = result.summary
     print(
         f"{cfg.problem} {cfg.model} seed {cfg.seed}: relative L2 {s['final_error']:.3e}, "
-        f"{s['steps']} steps in {s['wall_time_s']:.1f} s ({s['steps_per_s']:.0f} steps/s, compilation included)"
+        f"{s['steps']} steps in {s['wall_time_s']:.1f} s "
+        f"({s['steps_per_s']:.0f} steps/s, compilation included)"
     )
     print(f"run folder: {out}\nreport: {page}")
     return 0
