@@ -22,7 +22,7 @@ from jax.flatten_util import ravel_pytree
 import pinnsight as ps
 from pinnsight.compare import default_hist_steps
 from pinnsight.diagnostics import loss_max_eigenvalue
-from pinnsight.losses import sample_points
+from pinnsight.losses import batch_sizes, sample_points
 from pinnsight.runner import build
 
 
@@ -35,7 +35,7 @@ def main() -> None:
     cfg = ps.RunConfig(model="M1", steps=args.steps)
     problem, net, _ = build(cfg)
     n_params = ravel_pytree(eqx.filter(net, eqx.is_inexact_array))[0].size
-    sizes = dict.fromkeys(("residual", *problem.conditions), 128)
+    sizes = batch_sizes(problem, 128)
     pts = sample_points(problem, jax.random.PRNGKey(0), sizes)
     sigma = jax.jit(lambda n, p: loss_max_eigenvalue(problem, n, p, num_iters=args.iters))
     t0 = time.perf_counter()

@@ -19,21 +19,28 @@ import jax
 import jax.numpy as jnp
 
 import pinnsight as ps
+from pinnsight.losses import batch_sizes
 from pinnsight.models import build_balancer
 from pinnsight.runner import build
 from pinnsight.train import TrainState, make_step, paper_optimizer
 
 
-def throughput(config: ps.RunConfig, steps: int, chunk: int, repeats: int = 3) -> float:
+def step_and_state(config: ps.RunConfig):
+    """The pure training step of ``config`` and its initial `TrainState`."""
     problem, net, key = build(config)
     balancer = build_balancer(config, problem)
     opt = paper_optimizer()
     params, static = eqx.partition(net, eqx.is_inexact_array)
-    sizes = dict.fromkeys(("residual", *problem.conditions), config.batch_size)
+    sizes = batch_sizes(problem, config.batch_size)
     step = make_step(problem, static, opt, balancer, sizes)
     state = TrainState(
         params, opt.init(params), balancer.init(problem.groups), key, jnp.asarray(0, jnp.int32)
     )
+    return step, state
+
+
+def best_rate(step, state, steps: int, chunk: int = 500, repeats: int = 3) -> float:
+    """Steps/s of ``step`` scanned in chunks (compile excluded, best of ``repeats``)."""
 
     @functools.partial(jax.jit, static_argnums=1)
     def run_chunk(s, n):
@@ -49,6 +56,10 @@ def throughput(config: ps.RunConfig, steps: int, chunk: int, repeats: int = 3) -
         jax.block_until_ready(m)
         best = max(best, (steps // chunk) * chunk / (time.perf_counter() - t0))
     return best
+
+
+def throughput(config: ps.RunConfig, steps: int, chunk: int) -> float:
+    return best_rate(*step_and_state(config), steps, chunk)
 
 
 def main() -> None:

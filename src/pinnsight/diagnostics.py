@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .losses import sample_points, term_gradients
+from .losses import batch_sizes, sample_points, term_gradients
 from .problem import Problem
 
 __all__ = [
@@ -390,7 +390,7 @@ class StiffnessRecorder(_Recorder):
 def recorders_for(config, problem: Problem, out_dir) -> list[_Recorder]:
     """The recorders a `RunConfig` asks for (histograms at ``hist_steps``, stiffness
     every ``stiffness_every`` steps)."""
-    sizes = dict.fromkeys(("residual", *problem.conditions), config.batch_size)
+    sizes = batch_sizes(problem, config.batch_size)
     recs: list[_Recorder] = []
     hist_steps = [s for s in config.hist_steps if 0 <= s <= config.steps]
     if hist_steps:

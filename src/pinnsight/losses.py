@@ -8,7 +8,23 @@ import jax.numpy as jnp
 
 from .problem import Problem
 
-__all__ = ["term_gradients", "relative_l2", "sample_points"]
+__all__ = ["term_gradients", "relative_l2", "sample_points", "batch_sizes"]
+
+
+def batch_sizes(problem: Problem, batch_size: int | dict[str, int]) -> dict[str, int]:
+    """Points per sampler per step for ``"residual"`` and each condition (checked)."""
+    names = ("residual", *problem.conditions)
+    if isinstance(batch_size, int):
+        sizes = dict.fromkeys(names, batch_size)
+    else:
+        unknown = set(batch_size) - set(names)
+        if unknown:
+            raise ValueError(f"batch sizes name unknown terms {sorted(unknown)}; terms: {', '.join(names)}.")
+        sizes = {n: int(batch_size.get(n, 128)) for n in names}
+    for n, v in sizes.items():
+        if v < 1:
+            raise ValueError(f"batch size of {n!r} must be >= 1, got {v}.")
+    return sizes
 
 
 def sample_points(problem: Problem, key: jax.Array, sizes: dict[str, int]) -> dict[str, jax.Array]:

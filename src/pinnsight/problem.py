@@ -19,7 +19,7 @@ share one $\lambda$ (Helmholtz: the four edges, one $\lambda$).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +69,18 @@ class Reference:
     values: np.ndarray
     shape: tuple[int, ...] | None = None
     label: str = "reference"
+
+    @classmethod
+    def on_grid(
+        cls, axes: Sequence[np.ndarray], values_fn: Callable[..., np.ndarray], label: str = "reference"
+    ) -> Reference:
+        """Values of ``values_fn(*coordinate_arrays)`` on the tensor grid of ``axes``
+        (``indexing="ij"``); ``values_fn`` returns shape ``grid`` or ``grid + (k,)``."""
+        mesh = np.meshgrid(*axes, indexing="ij")
+        shape = tuple(len(a) for a in axes)
+        vals = np.asarray(values_fn(*mesh)).reshape(int(np.prod(shape)), -1)
+        pts = np.stack([m.ravel() for m in mesh], axis=-1)
+        return cls(pts, vals, shape, label)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import jax
 
 from . import runio
 from .config import RunConfig
+from .diagnostics import recorders_for
 from .models import build_balancer, build_net
 from .problem import Problem
 from .problems import get_problem
@@ -40,8 +41,6 @@ def run(
 
     ``config.x64`` switches float64 on for this run only (`jax.enable_x64`).
     """
-    from .diagnostics import recorders_for  # local: diagnostics imports train
-
     with jax.enable_x64(config.x64):
         problem, net, key = build(config)
         recorders = recorders_for(config, problem, out_dir)

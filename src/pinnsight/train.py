@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from . import runio
 from .diagnostics import gradient_summary
-from .losses import relative_l2, term_gradients
+from .losses import batch_sizes, relative_l2, term_gradients
 from .problem import Problem
 from .weighting import Balancer, fixed
 
@@ -66,21 +66,6 @@ def paper_optimizer(
     r"""Adam with $\eta(t) = \eta_0\,\gamma^{t/T}$ (smooth, not staircase), PAPER §5."""
     schedule = optax.exponential_decay(learning_rate, decay_steps, decay_rate)
     return optax.adam(schedule)
-
-
-def _batch_sizes(problem: Problem, batch_size: int | dict[str, int]) -> dict[str, int]:
-    names = ("residual", *problem.conditions)
-    if isinstance(batch_size, int):
-        sizes = dict.fromkeys(names, batch_size)
-    else:
-        unknown = set(batch_size) - set(names)
-        if unknown:
-            raise ValueError(f"batch sizes name unknown terms {sorted(unknown)}; terms: {', '.join(names)}.")
-        sizes = {n: int(batch_size.get(n, 128)) for n in names}
-    for n, v in sizes.items():
-        if v < 1:
-            raise ValueError(f"batch size of {n!r} must be >= 1, got {v}.")
-    return sizes
 
 
 def make_step(
@@ -172,7 +157,7 @@ def fit(
         raise ValueError(f"`steps` must be a positive number of steps, got steps = {steps}.")
     if chunk_size < 1:
         raise ValueError(f"`chunk_size` must be >= 1, got {chunk_size}.")
-    sizes = _batch_sizes(problem, batch_size)
+    sizes = batch_sizes(problem, batch_size)
     problem.check(net)
     balancer = balancer or fixed()
     optimizer = optimizer or paper_optimizer()

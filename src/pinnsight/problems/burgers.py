@@ -37,10 +37,9 @@ def make(nu: float = 0.01 / np.pi, layers=(2, 50, 50, 50, 50, 1)) -> Problem:
     def reference() -> Reference:
         t = np.arange(100) * 0.01
         x = np.linspace(-1.0, 1.0, 256)
-        tt, xx = np.meshgrid(t, x, indexing="ij")
-        vals = burgers_cole_hopf(tt, xx, nu=nu)
-        pts = np.stack([tt.ravel(), xx.ravel()], axis=-1)
-        return Reference(pts, vals.reshape(-1, 1), (100, 256), label="Cole-Hopf (exact)")
+        return Reference.on_grid(
+            (t, x), lambda tt, xx: burgers_cole_hopf(tt, xx, nu=nu), label="Cole-Hopf (exact)"
+        )
 
     domain = Box((0.0, -1.0), (1.0, 1.0), names=("t", "x"))
     return Problem(

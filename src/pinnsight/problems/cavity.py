@@ -70,11 +70,10 @@ def make(Re: float = 100.0, layers=(2, 50, 50, 50, 2), grid: int = 160) -> Probl
     def reference() -> Reference:
         sol = cavity_reference(Re, grid)
         xs = np.linspace(0.0, 1.0, 100)
-        X, Y = np.meshgrid(xs, xs, indexing="ij")
-        uu, vv = sol.velocity(X.ravel(), Y.ravel())
-        pts = np.stack([X.ravel(), Y.ravel()], axis=-1)
-        return Reference(
-            pts, np.hypot(uu, vv)[:, None], (100, 100), label=f"|velocity|, finite differences {grid}x{grid}"
+        return Reference.on_grid(
+            (xs, xs),
+            lambda X, Y: np.hypot(*sol.velocity(X, Y)),
+            label=f"|velocity|, finite differences {grid}x{grid}",
         )
 
     domain = Box((0.0, 0.0), (1.0, 1.0))
