@@ -8,6 +8,7 @@ annealing and the modified MLP, on the paper's benchmarks and on your own PDEs.
 
 from . import autodiff as autodiff
 from . import diagnostics as diagnostics
+from . import sampling as sampling
 from .autodiff import grad, hessian, laplacian, partial
 from .config import MODELS, RunConfig
 from .geometry import Box

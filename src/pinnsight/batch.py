@@ -45,7 +45,7 @@ def finished_summary(job: Job) -> dict[str, Any] | None:
         return None
     cfg = p / "config.json"
     summ = p / "summary.json"
-    if cfg.exists() and runio.read_json(cfg) != _normalised(job.config):
+    if cfg.exists() and _saved_config(cfg) != _normalised(job.config):
         raise FileExistsError(
             f"{p} holds a run with a different config; pass --overwrite to replace it "
             "or choose another --out."
@@ -53,6 +53,14 @@ def finished_summary(job: Job) -> dict[str, Any] | None:
     if summ.exists() and runio.read_json(summ).get("status") == "finished":
         return runio.read_json(summ)
     return None
+
+
+def _saved_config(path: Path) -> dict[str, Any] | None:
+    """A saved config with the defaults of fields added since it was written (None if unreadable)."""
+    try:
+        return _normalised(RunConfig.from_dict(runio.read_json(path)))
+    except (TypeError, ValueError):
+        return None
 
 
 def _normalised(config: RunConfig) -> dict[str, Any]:

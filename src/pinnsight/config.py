@@ -29,13 +29,31 @@ MODELS: dict[str, tuple[str, bool]] = {
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that determines a run. Field docs are in `FIELD_HELP`."""
+    r"""Everything that determines a run (saved as the run folder's ``config.json``).
+
+    The defaults are the paper's set-up (PAPER §5). Fields:
+
+    - ``problem``, ``model`` (M1–M4), ``seed``, ``steps``;
+    - ``batch_size``: points per sampler per step, one int or a dict by term name
+      (``{"residual": 512}``; terms not named keep 128); ``layers``: the network widths
+      (default: the problem's);
+    - ``learning_rate``, ``decay_rate``, ``decay_steps``: Adam with
+      $\eta_0\gamma^{t/T}$;
+    - ``balance_every``, ``annealing_variant`` (official | paper), ``annealing_alpha``,
+      ``annealing_statistic`` (global | layerwise; default: the problem's): M2/M4 only;
+    - ``sampling`` (uniform | rad), ``rad_pool``, ``rad_k``, ``rad_c``: where the
+      residual points come from (`pinnsight.sampling`);
+    - ``chunk_size``: steps per compiled chunk; ``x64``: float64 for this run;
+    - ``hist_steps``, ``hist_bins``, ``stiffness_every``, ``stiffness_iters``,
+      ``stiffness_terms``: diagnostics (`pinnsight.diagnostics`);
+    - ``problem_params``: the problem's own parameters (e.g. ``Re`` for the cavity).
+    """
 
     problem: str = "helmholtz"
     model: str = "M1"
     steps: int = 40_000
     seed: int = 0
-    batch_size: int = 128
+    batch_size: int | dict[str, int] = 128
     layers: tuple[int, ...] | None = None
     learning_rate: float = 1e-3
     decay_rate: float = 0.9
@@ -44,6 +62,10 @@ class RunConfig:
     annealing_variant: str = "official"
     annealing_alpha: float | None = None
     annealing_statistic: str | None = None
+    sampling: str = "uniform"
+    rad_pool: int = 8192
+    rad_k: float = 1.0
+    rad_c: float = 1.0
     chunk_size: int = 500
     x64: bool = False
     hist_steps: tuple[int, ...] = ()
@@ -60,8 +82,14 @@ class RunConfig:
             )
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; choose one of: {', '.join(MODELS)}.")
-        for name in ("steps", "batch_size", "decay_steps", "balance_every", "chunk_size"):
-            v = getattr(self, name)
+        checked = {
+            n: getattr(self, n) for n in ("steps", "decay_steps", "balance_every", "chunk_size", "rad_pool")
+        }
+        if isinstance(self.batch_size, dict):
+            checked.update({f"batch_size[{k!r}]": v for k, v in self.batch_size.items()})
+        else:
+            checked["batch_size"] = self.batch_size
+        for name, v in checked.items():
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {name} = {v!r}.")
         if not self.learning_rate > 0:
@@ -73,6 +101,12 @@ class RunConfig:
         if self.annealing_statistic not in (None, "global", "layerwise"):
             raise ValueError(
                 f"unknown annealing_statistic {self.annealing_statistic!r}; choose one of: global, layerwise."
+            )
+        if self.sampling not in ("uniform", "rad"):
+            raise ValueError(f"unknown sampling {self.sampling!r}; choose one of: uniform, rad.")
+        if not (self.rad_k >= 0 and self.rad_c > 0):
+            raise ValueError(
+                f"need rad_k >= 0 and rad_c > 0, got rad_k = {self.rad_k}, rad_c = {self.rad_c}."
             )
         if self.stiffness_every < 0:
             raise ValueError(f"`stiffness_every` must be >= 0, got {self.stiffness_every}.")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
 from .problem import Problem
+
+DrawFn = Callable[[jax.Array, int], jax.Array]
 
 __all__ = ["term_gradients", "relative_l2", "sample_points", "batch_sizes"]
 
@@ -27,24 +31,33 @@ def batch_sizes(problem: Problem, batch_size: int | dict[str, int]) -> dict[str,
     return sizes
 
 
-def sample_points(problem: Problem, key: jax.Array, sizes: dict[str, int]) -> dict[str, jax.Array]:
-    """Fresh uniform points for ``"residual"`` and each condition."""
+def sample_points(
+    problem: Problem, key: jax.Array, sizes: dict[str, int], draw_residual: DrawFn | None = None
+) -> dict[str, jax.Array]:
+    """Fresh points for ``"residual"`` and each condition.
+
+    The residual points come from ``draw_residual(key, n)`` (default: uniform on the
+    domain, PAPER §5); the conditions' points are always uniform on their sets.
+    """
     conds = list(problem.conditions)
     keys = jax.random.split(key, len(conds) + 1)
-    pts = {"residual": problem.domain.sample(keys[0], sizes["residual"])}
+    draw_residual = draw_residual or problem.domain.sample
+    pts = {"residual": draw_residual(keys[0], sizes["residual"])}
     for k, c in zip(keys[1:], conds, strict=True):
         pts[c] = problem.conditions[c].sample(k, sizes[c])
     return pts
 
 
-def term_gradients(problem: Problem, static, params, key, sizes: dict[str, int]):
+def term_gradients(
+    problem: Problem, static, params, key, sizes: dict[str, int], draw_residual: DrawFn | None = None
+):
     """Losses and gradients of the residual and each weight group on fresh points.
 
     Returns ``(losses, grads)``: ``losses`` per term (``"residual"`` and each
     condition), ``grads`` per ``"residual"`` and each group (unweighted).
     """
     conds = list(problem.conditions)
-    pts = sample_points(problem, key, sizes)
+    pts = sample_points(problem, key, sizes, draw_residual)
 
     def res_loss(p):
         return problem.residual_loss(eqx.combine(p, static), pts["residual"])

@@ -7,9 +7,10 @@ import jax
 from .config import RunConfig
 from .nets import MLP, ModifiedMLP, input_stats
 from .problem import Problem
+from .sampling import Sampler, rad, uniform
 from .weighting import Balancer, annealing, fixed
 
-__all__ = ["NETWORKS", "build_net", "build_balancer"]
+__all__ = ["NETWORKS", "build_net", "build_balancer", "build_sampler"]
 
 NETWORKS = {"mlp": MLP, "modified_mlp": ModifiedMLP}
 
@@ -39,3 +40,10 @@ def build_balancer(config: RunConfig, problem: Problem | None = None) -> Balance
         statistic=config.annealing_statistic
         or (problem.annealing_statistic if problem is not None else "global"),
     )
+
+
+def build_sampler(config: RunConfig, problem: Problem) -> Sampler:
+    """The residual-point sampler of a config: `uniform` (the paper's) or `rad`."""
+    if config.sampling == "rad":
+        return rad(problem.domain, pool=config.rad_pool, k=config.rad_k, c=config.rad_c)
+    return uniform(problem.domain)

@@ -164,11 +164,14 @@ class Problem:
         return net
 
     # -- losses -----------------------------------------------------------------------
+    def residuals(self, net, points: jax.Array) -> jax.Array:
+        """The residual $r(x_k)$ at ``points``, shape ``(N, k)``."""
+        u = self.point_function(net)
+        return jax.vmap(lambda x: jnp.atleast_1d(self.residual(u, x)))(points)
+
     def residual_loss(self, net, points: jax.Array) -> jax.Array:
         r"""$\mathcal{L}_r = \mathrm{mean}_k \|r(x_k)\|^2$ over ``points``."""
-        u = self.point_function(net)
-        r = jax.vmap(lambda x: jnp.atleast_1d(self.residual(u, x)))(points)
-        return jnp.mean(jnp.sum(r**2, axis=-1))
+        return jnp.mean(jnp.sum(self.residuals(net, points) ** 2, axis=-1))
 
     def condition_loss(self, name: str, net, points: jax.Array) -> jax.Array:
         r"""$\mathcal{L}_i = \mathrm{mean}_k \|m_i(u, x_k)\|^2$ over ``points``."""

@@ -12,7 +12,7 @@ import jax
 from . import runio
 from .config import RunConfig
 from .diagnostics import recorders_for
-from .models import build_balancer, build_net
+from .models import build_balancer, build_net, build_sampler
 from .problem import Problem
 from .problems import get_problem
 from .train import FitResult, fit, paper_optimizer
@@ -52,6 +52,7 @@ def run(
             key=key,
             batch_size=config.batch_size,
             optimizer=paper_optimizer(config.learning_rate, config.decay_rate, config.decay_steps),
+            sampler=build_sampler(config, problem),
             chunk_size=config.chunk_size,
             out_dir=out_dir,
             overwrite=overwrite,

@@ -33,6 +33,7 @@ from . import runio
 from .diagnostics import gradient_summary
 from .losses import batch_sizes, relative_l2, term_gradients
 from .problem import Problem
+from .sampling import Sampler, uniform
 from .weighting import Balancer, fixed
 
 __all__ = ["TrainState", "FitResult", "DivergenceError", "fit", "paper_optimizer", "make_step"]
@@ -48,6 +49,7 @@ class TrainState(NamedTuple):
     balancer_state: Any
     key: jax.Array
     step: jax.Array
+    sampler_state: Any = ()
 
 
 @dataclass
@@ -74,12 +76,18 @@ def make_step(
     optimizer: optax.GradientTransformation,
     balancer: Balancer,
     sizes: dict[str, int],
+    sampler: Sampler | None = None,
 ) -> Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]:
     """The pure training step ``state -> (state, metrics)`` (jit it, or scan it)."""
+    sampler = sampler or uniform(problem.domain)
 
     def step(state: TrainState):
         key, sub = jax.random.split(state.key)
-        losses, grads = term_gradients(problem, static, state.params, sub, sizes)
+
+        def draw(k, n):
+            return sampler.draw(state.sampler_state, k, n)
+
+        losses, grads = term_gradients(problem, static, state.params, sub, sizes, draw)
         kernels = {name: g.main_kernels() for name, g in grads.items()}
         bstate = balancer.update(
             kernels["residual"],
@@ -101,7 +109,7 @@ def make_step(
             **{f"loss_{k}": v for k, v in losses.items()},
             **{f"lambda_{g}": lam[g] for g in problem.groups},
         }
-        return TrainState(params, opt_state, bstate, key, state.step + 1), metrics
+        return TrainState(params, opt_state, bstate, key, state.step + 1, state.sampler_state), metrics
 
     return step
 
@@ -115,6 +123,7 @@ def fit(
     key: jax.Array,
     batch_size: int | dict[str, int] = 128,
     optimizer: optax.GradientTransformation | None = None,
+    sampler: Sampler | None = None,
     chunk_size: int = 500,
     out_dir: str | Path | None = None,
     overwrite: bool = False,
@@ -139,6 +148,8 @@ def fit(
 
     - ``batch_size``: points per sampler per step (one int, or per term name).
     - ``optimizer``: an optax transformation (default `paper_optimizer`).
+    - ``sampler``: where the residual points come from (`pinnsight.sampling`; default
+      `uniform`, the paper's). An adaptive sampler is refreshed between chunks.
     - ``chunk_size``: steps per compiled `lax.scan` call; metrics, the error on the
       reference, NaN checks and the progress bar update between chunks.
     - ``out_dir``: run folder for ``metrics.csv``, ``model.eqx``, ``config.json``,
@@ -161,6 +172,7 @@ def fit(
     problem.check(net)
     balancer = balancer or fixed()
     optimizer = optimizer or paper_optimizer()
+    sampler = sampler or uniform(problem.domain)
     run = runio.RunFolder.create(out_dir, overwrite=overwrite) if out_dir is not None else None
 
     params, static = eqx.partition(net, eqx.is_inexact_array)
@@ -170,8 +182,20 @@ def fit(
         balancer_state=balancer.init(problem.groups),
         key=key,
         step=jnp.asarray(0, dtype=jnp.int32),
+        sampler_state=sampler.init(problem.domain),
     )
-    step_fn = make_step(problem, static, optimizer, balancer, sizes)
+    step_fn = make_step(problem, static, optimizer, balancer, sizes, sampler)
+    refresh_key = jax.random.fold_in(key, 0x5A4D)
+
+    @jax.jit
+    def refresh_sampler(state: TrainState) -> TrainState:
+        net = eqx.combine(state.params, static)
+
+        def residual_norm(points):
+            return jnp.linalg.norm(problem.residuals(net, points), axis=-1)
+
+        new = sampler.refresh(residual_norm, jax.random.fold_in(refresh_key, state.step), state.sampler_state)
+        return state._replace(sampler_state=new)
 
     @functools.partial(jax.jit, static_argnums=1)
     def run_chunk(state: TrainState, length: int):
@@ -207,6 +231,8 @@ def fit(
             for rec in recorders:
                 rec(0, state, static, probe)
         while done < steps:
+            if sampler.name != "uniform":
+                state = refresh_sampler(state)
             length = min(chunk_size, steps - done)
             for rec in recorders:
                 nxt = rec.next_due(done)
