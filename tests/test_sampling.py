@@ -65,6 +65,8 @@ def test_sampling_and_batch_size_config_errors():
         ps.RunConfig(sampling="rad", rad_c=0.0)
     with pytest.raises(ValueError, match=r"batch_size\['residual'\]"):
         ps.RunConfig(batch_size={"residual": 0})
+    parsed = ps.RunConfig().with_assignments(["batch_size={'residual': 512}", "sampling=rad"])
+    assert parsed.batch_size == {"residual": 512} and parsed.sampling == "rad"
     cfg = ps.RunConfig(batch_size={"residual": 64}, steps=2, chunk_size=2, layers=(2, 4, 1))
     assert ps.run(cfg, progress=False).summary["status"] == "finished"
     with pytest.raises(ValueError, match="unknown terms"):
