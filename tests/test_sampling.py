@@ -19,7 +19,7 @@ def test_rad_draws_with_the_stated_probabilities():
     box = Box((0.0,), (1.0,))
     norms = jnp.array([0.0, 1.0, 2.0, 3.0, 0.5])
     sampler = rad(box, pool=5, k=2.0, c=0.5)
-    state = sampler.refresh(lambda pts: norms, jax.random.PRNGKey(0), sampler.init(box))
+    state = sampler.refresh(lambda pts: norms, jax.random.PRNGKey(0), sampler.init())
     rk = np.asarray(norms) ** 2
     p = rk / rk.mean() + 0.5
     p = p / p.sum()

@@ -44,8 +44,7 @@ class PoolState(NamedTuple):
 class Sampler(NamedTuple):
     """A residual-point sampler: ``init``, ``refresh`` (between chunks), ``draw`` (in the step)."""
 
-    name: str
-    init: Callable[[Box], Any]
+    init: Callable[[], Any]
     refresh: Callable[[Callable[[jax.Array], jax.Array], jax.Array, Any], Any]
     draw: Callable[[Any, jax.Array, int], jax.Array]
 
@@ -53,7 +52,7 @@ class Sampler(NamedTuple):
 def uniform(domain: Box) -> Sampler:
     """Fresh uniform points from ``domain`` every step (PAPER §5). Stateless."""
 
-    def init(_domain: Box) -> tuple:
+    def init() -> tuple:
         return ()
 
     def refresh(residual_norm, key, state):
@@ -62,7 +61,7 @@ def uniform(domain: Box) -> Sampler:
     def draw(state, key, n):
         return domain.sample(key, n)
 
-    return Sampler("uniform", init, refresh, draw)
+    return Sampler(init, refresh, draw)
 
 
 def rad(domain: Box, pool: int = 8192, k: float = 1.0, c: float = 1.0) -> Sampler:
@@ -82,7 +81,7 @@ def rad(domain: Box, pool: int = 8192, k: float = 1.0, c: float = 1.0) -> Sample
     if not k >= 0 or not c > 0:
         raise ValueError(f"need k >= 0 and c > 0, got k = {k}, c = {c}.")
 
-    def init(_domain: Box) -> PoolState:
+    def init() -> PoolState:
         pts = domain.sample(jax.random.PRNGKey(0), pool)
         return PoolState(pts, jnp.arange(1, pool + 1, dtype=pts.dtype) / pool)
 
@@ -100,4 +99,4 @@ def rad(domain: Box, pool: int = 8192, k: float = 1.0, c: float = 1.0) -> Sample
         idx = jnp.minimum(jnp.searchsorted(state.cdf, u, side="right"), state.cdf.shape[0] - 1)
         return state.points[idx]
 
-    return Sampler("rad", init, refresh, draw)
+    return Sampler(init, refresh, draw)

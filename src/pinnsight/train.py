@@ -182,7 +182,7 @@ def fit(
         balancer_state=balancer.init(problem.groups),
         key=key,
         step=jnp.asarray(0, dtype=jnp.int32),
-        sampler_state=sampler.init(problem.domain),
+        sampler_state=sampler.init(),
     )
     step_fn = make_step(problem, static, optimizer, balancer, sizes, sampler)
     refresh_key = jax.random.fold_in(key, 0x5A4D)
@@ -231,8 +231,7 @@ def fit(
             for rec in recorders:
                 rec(0, state, static, probe)
         while done < steps:
-            if sampler.name != "uniform":
-                state = refresh_sampler(state)
+            state = refresh_sampler(state)  # a no-op for the uniform sampler
             length = min(chunk_size, steps - done)
             for rec in recorders:
                 nxt = rec.next_due(done)
