@@ -10,14 +10,23 @@ from pathlib import Path
 __all__ = ["main"]
 
 
-def _base_config(args) -> RunConfig:  # noqa: F821
-    from .config import RunConfig
+def _base_config(args):
+    """The config tree of a command: problem, then --config, --recipe/--model, flags, --set."""
+    from .experiments.config import RunConfig
 
-    cfg = RunConfig(problem=args.problem)
+    cfg = RunConfig.create(problem=args.problem)
     if getattr(args, "config", None):
         cfg = cfg.with_toml(args.config)
+        if cfg.problem.name != args.problem:
+            raise ValueError(
+                f"--config {args.config} sets problem {cfg.problem.name!r} but the command names "
+                f"{args.problem!r}; remove `problem` from the file or run `pinnsight ... {cfg.problem.name}`."
+            )
     values = {}
-    for name in ("model", "steps", "seed"):
+    recipe = getattr(args, "recipe", None) or getattr(args, "model", None)
+    if recipe is not None:
+        values["recipe"] = recipe
+    for name in ("steps", "seed"):
         v = getattr(args, name, None)
         if v is not None:
             values[name] = v
@@ -28,30 +37,38 @@ def _base_config(args) -> RunConfig:  # noqa: F821
 
 
 def _cmd_list(args) -> int:
-    from .config import MODELS
+    from .experiments.config import RECIPES, REGISTRIES
     from .problems import PROBLEMS, problem_defaults
 
     print("problems:")
     for name, entry in sorted(PROBLEMS.items()):
         params = ", ".join(f"{k}={v}" for k, v in problem_defaults(name).items())
         print(f"  {name:20s} {entry.description}\n  {'':20s} parameters: {params}")
-    print("models:")
-    for name, (net, ann) in MODELS.items():
-        print(f"  {name}  {net}{' + learning-rate annealing' if ann else ''}")
+    print("recipes (--recipe NAME):")
+    for name, preset in RECIPES.items():
+        print(f"  {name:8s} " + ", ".join(f"{k}={v}" for k, v in preset.items()))
+    for section, reg in REGISTRIES.items():
+        print(f"{section}.kind: {', '.join(reg)}")
+    return 0
+
+
+def _cmd_config(args) -> int:
+    cfg = _base_config(args)
+    print(cfg.describe())
     return 0
 
 
 def _cmd_train(args) -> int:
-    from .runner import run
-    from .runreport import render_run
+    from .experiments.runs import run
+    from .report.run_report import render_run
 
     cfg = _base_config(args)
-    out = Path(args.out or f"runs/{cfg.problem}-{cfg.model}-seed{cfg.seed}")
+    out = Path(args.out or f"runs/{cfg.problem.name}-{cfg.recipe}-seed{cfg.run.seed}")
     result = run(cfg, out, overwrite=args.overwrite, progress=not args.quiet)
     page = render_run(out)
     s = result.summary
     print(
-        f"{cfg.problem} {cfg.model} seed {cfg.seed}: relative L2 {s['final_error']:.3e}, "
+        f"{cfg.problem.name} {cfg.recipe} seed {cfg.run.seed}: relative L2 {s['final_error']:.3e}, "
         f"{s['steps']} steps in {s['wall_time_s']:.1f} s "
         f"({s['steps_per_s']:.0f} steps/s, compilation included)"
     )
@@ -60,15 +77,15 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    from .compare import compare
+    from .experiments.compare import compare
 
     cfg = _base_config(args)
-    out = Path(args.out or f"runs/compare-{cfg.problem}")
-    models = [m.strip() for m in args.models.split(",")]
+    out = Path(args.out or f"runs/compare-{cfg.problem.name}")
+    models = [m.strip() for m in (args.recipes or args.models).split(",")]
     table = compare(
         cfg, models=models, seeds=args.seeds, out=out, workers=args.jobs, overwrite=args.overwrite
     )
-    print(f"\n{cfg.problem}: {cfg.steps} steps, seeds {args.seeds}")
+    print(f"\n{cfg.problem.name}: {cfg.run.steps} steps, seeds {args.seeds}")
     print(f"{'model':6} {'median rel. L2':>15} {'min':>10} {'max':>10} {'wall s':>8} {'steps/s':>8}")
     for m, t in table.items():
         print(
@@ -82,7 +99,7 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
-    from .reproduce import SUITE, reproduce
+    from .experiments.reproduce import SUITE, reproduce
 
     suite = dict(SUITE)
     if args.only:
@@ -102,6 +119,7 @@ def _cmd_reproduce(args) -> int:
         suite=suite,
         results=args.results or None,
         assignments=args.assignments or [],
+        paper_data=args.paper_data,
     )
     print(res["markdown"])
     print(f"total wall time: {res['wall_time_s'] / 60:.1f} min; report: {Path(args.out) / 'report.html'}")
@@ -109,14 +127,14 @@ def _cmd_reproduce(args) -> int:
 
 
 def _cmd_diagnose(args) -> int:
-    from .runreport import render_run
+    from .report.run_report import render_run
 
     print(f"report: {render_run(args.run_dir)}")
     return 0
 
 
 def _cmd_study(args) -> int:
-    from . import studies
+    from .experiments import studies
 
     values = [float(v) for v in args.values.split(",")] if args.values else None
     common = {
@@ -167,14 +185,16 @@ def _cmd_study(args) -> int:
 def _add_common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
     p.add_argument("problem", help="problem name (see `pinnsight list`)")
     if model:
-        p.add_argument("--model", choices=None, help="M1, M2, M3 or M4 (default M1)")
+        p.add_argument("--recipe", help="named preset of the config tree: M1..M4 (default M1)")
+        p.add_argument("--model", help=argparse.SUPPRESS)
     p.add_argument("--steps", type=int, help="optimiser steps (default 40000)")
     p.add_argument(
         "--set",
         dest="assignments",
         nargs="+",
         metavar="KEY=VALUE",
-        help="override config keys or problem parameters, e.g. a2=2 batch_size=256",
+        help="override config keys (section.key, see `pinnsight config`) or problem parameters, "
+        "e.g. problem.a2=2 sampling.batch_size=256 weighting.every=20",
     )
     p.add_argument("--config", help="TOML file of config keys / problem parameters")
     p.add_argument("--x64", action="store_true", help="train in float64")
@@ -188,8 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train PINNs and see their gradient pathologies (Wang, Teng & Perdikaris 2021).",
     )
     sub = ap.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("list", help="list problems and models")
+    p = sub.add_parser("list", help="list problems, recipes and the kinds of each config section")
     p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("config", help="print the whole config tree with defaults and one-line docs")
+    p.add_argument("recipe", nargs="?", help="a recipe (M1..M4)")
+    p.add_argument("--problem", default="helmholtz", help="problem (default helmholtz)")
+    p.add_argument("--set", dest="assignments", nargs="+", metavar="KEY=VALUE")
+    p.add_argument("--config", help="TOML file")
+    p.set_defaults(func=_cmd_config)
 
     p = sub.add_parser("train", help="train one model on one problem")
     _add_common(p)
@@ -199,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="train M1-M4 and write a side-by-side report")
     _add_common(p, model=False)
-    p.add_argument("--models", default="M1,M2,M3,M4", help="comma-separated (default M1,M2,M3,M4)")
+    p.add_argument("--models", default="M1,M2,M3,M4", help="comma-separated recipes (default M1,M2,M3,M4)")
+    p.add_argument("--recipes", help="comma-separated recipes (same as --models)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds (default 0)")
     p.add_argument(
         "--jobs",
@@ -238,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="assignments", nargs="+", metavar="KEY=VALUE")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--overwrite", action="store_true", help="retrain finished runs")
+    p.add_argument(
+        "--paper-data",
+        metavar="DIR",
+        help="folder of the paper's reference CSVs for the cavity's paper metric "
+        "(or set PINNSIGHT_PAPER_DATA); optional",
+    )
     p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("diagnose", help="render a finished run's diagnostics into its report")
@@ -250,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as err:
+    except (ValueError, TypeError, OSError) as err:
         print(f"pinnsight: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

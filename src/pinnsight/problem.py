@@ -102,10 +102,7 @@ class Problem:
     - ``observable``: ``observable(u, x) -> (k,)``, the quantity compared with the
       reference (default: the network output itself).
     - ``output_dim``: number of network outputs $m$ (default 1).
-    - ``layers``: default network sizes ``(d, width, ..., m)``.
     - ``eval_resolution``: points per axis of the evaluation grid (default 100).
-    - ``annealing_statistic``: the default annealing statistic for this problem
-      (``"global"``, or ``"layerwise"`` as the official cavity code).
     - ``params``: the problem's parameters, recorded in configs and reports.
     """
 
@@ -117,9 +114,7 @@ class Problem:
     reference: Callable[[], Reference] | None = None
     observable: Callable[[PointFn, jax.Array], jax.Array] | None = None
     output_dim: int = 1
-    layers: tuple[int, ...] = (2, 50, 50, 50, 1)
     eval_resolution: int = 100
-    annealing_statistic: str = "global"
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -134,14 +129,6 @@ class Problem:
                 )
         if self.exact is None and self.reference is None:
             raise ValueError(f"problem {self.name!r} needs `exact` or `reference` to measure the error.")
-        if self.layers[0] != self.domain.dim:
-            raise ValueError(
-                f"`layers[0]` (={self.layers[0]}) must equal the domain dimension (={self.domain.dim})."
-            )
-        if self.layers[-1] != self.output_dim:
-            raise ValueError(
-                f"`layers[-1]` (={self.layers[-1]}) must equal `output_dim` (={self.output_dim})."
-            )
 
     # -- structure --------------------------------------------------------------------
     @property
@@ -155,7 +142,12 @@ class Problem:
         return tuple(out)
 
     def group_of(self, condition: str) -> str:
+        """The weight group of ``condition``."""
         return self.conditions[condition].group or condition
+
+    def members(self, group: str) -> tuple[str, ...]:
+        """The conditions of weight group ``group``, in declaration order."""
+        return tuple(c for c in self.conditions if self.group_of(c) == group)
 
     def point_function(self, net: Callable[[jax.Array], jax.Array]) -> PointFn:
         """The network as the ``u`` handed to residuals: scalar when ``output_dim == 1``."""

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 
 from .geometry import Box
 
-__all__ = ["Sampler", "PoolState", "uniform", "rad"]
+__all__ = ["Sampler", "PoolState", "uniform", "rad", "SAMPLERS"]
 
 
 class PoolState(NamedTuple):
@@ -100,3 +100,7 @@ def rad(domain: Box, pool: int = 8192, k: float = 1.0, c: float = 1.0) -> Sample
         return state.points[idx]
 
     return Sampler(init, refresh, draw)
+
+
+SAMPLERS: dict[str, Callable[..., Sampler]] = {"uniform": uniform, "rad": rad}
+"""Residual samplers by config name: ``factory(domain, **options)``."""

@@ -1,25 +1,26 @@
-r"""The compiled training step and the training loop.
+r"""The training core: state, the compiled step, and `fit` — no files, no printing.
 
-One step (PAPER §3, eq. 42), all inside ``jit``:
+One step (PAPER §3, eq. 42, with a weight on every term), all inside ``jit``:
 
-1. fresh uniform points for the residual and each condition (keys split in the step);
-2. $\mathcal{L}_r$ and each group loss $\mathcal{L}_g$ with their gradients (one
-   `jax.value_and_grad` per term: the terms live on different points, so this costs
-   the same as one gradient of the sum);
-3. the balancer updates $\lambda_g$ from the kernel gradients;
-4. Adam applies $\nabla\mathcal{L}_r + \sum_g \lambda_g \nabla\mathcal{L}_g$.
+1. points for the residual (from the sampler) and each condition (keys split in the step;
+   ``fixed_points=True`` reuses one key so every step sees the same points, as L-BFGS needs);
+2. $\mathcal{L}_r$ and each group loss $\mathcal{L}_g$ with their gradients;
+3. the balancer's weights $\lambda_i$ for every term, from losses, gradients and, on
+   demand, per-point NTK diagonals (`pinnsight.weighting.BalanceInputs`);
+4. the optimizer's update of $\sum_i\lambda_i\nabla\mathcal{L}_i$; extra arguments
+   ``value``, ``grad``, ``value_fn`` are passed, so `optax.lbfgs` runs as well as Adam.
 
-Steps run in `jax.lax.scan` chunks; Python only loops over chunks, logging metrics,
-checking for NaN and updating the progress bar between them.
+Steps run in `jax.lax.scan` chunks; Python only loops over chunks, computing the
+chunk's metrics row (losses, λ, error on the reference, gradient imbalance), checking for
+NaN and calling the callbacks (`pinnsight.callbacks`) between them.
 """
 
 from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -27,16 +28,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
-from . import runio
-from .diagnostics import gradient_summary
-from .losses import batch_sizes, relative_l2, term_gradients
+from .callbacks import Callback, FitContext
+from .diagnostics.stats import gradient_summary
+from .losses import (
+    RESIDUAL,
+    batch_sizes,
+    group_losses,
+    ntk_diagonal,
+    relative_l2,
+    sample_points,
+    term_gradients,
+    term_losses_and_gradients,
+    total_loss_fn,
+    weighted_gradient,
+    weighted_total,
+)
+from .nets.base import check_network
+from .optim import paper_optimizer
 from .problem import Problem
 from .sampling import Sampler, uniform
-from .weighting import Balancer, fixed
+from .weighting import BalanceInputs, Balancer, fixed
 
-__all__ = ["TrainState", "FitResult", "DivergenceError", "fit", "paper_optimizer", "make_step"]
+__all__ = ["TrainState", "FitResult", "DivergenceError", "init_state", "make_step", "fit"]
 
 
 class DivergenceError(RuntimeError):
@@ -44,6 +58,8 @@ class DivergenceError(RuntimeError):
 
 
 class TrainState(NamedTuple):
+    """Everything that evolves during training (a pytree; checkpoint it whole)."""
+
     params: Any
     opt_state: Any
     balancer_state: Any
@@ -54,7 +70,7 @@ class TrainState(NamedTuple):
 
 @dataclass
 class FitResult:
-    """What `fit` returns: the trained network, the logged history and a summary."""
+    """What `fit` returns: the trained network, the logged history, a summary and the state."""
 
     net: Any
     history: dict[str, np.ndarray]
@@ -62,130 +78,103 @@ class FitResult:
     state: TrainState | None = field(default=None, repr=False)
 
 
-def paper_optimizer(
-    learning_rate: float = 1e-3, decay_rate: float = 0.9, decay_steps: int = 1000
-) -> optax.GradientTransformation:
-    r"""Adam with $\eta(t) = \eta_0\,\gamma^{t/T}$ (smooth, not staircase), PAPER §5."""
-    schedule = optax.exponential_decay(learning_rate, decay_steps, decay_rate)
-    return optax.adam(schedule)
+def terms_of(problem: Problem) -> tuple[str, ...]:
+    """The weighted terms: ``"residual"`` and each constraint group."""
+    return (RESIDUAL, *problem.groups)
 
 
-def make_step(
-    problem: Problem,
-    static,
-    optimizer: optax.GradientTransformation,
-    balancer: Balancer,
-    sizes: dict[str, int],
-    sampler: Sampler | None = None,
-) -> Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]:
-    """The pure training step ``state -> (state, metrics)`` (jit it, or scan it)."""
-    sampler = sampler or uniform(problem.domain)
-
-    def step(state: TrainState):
-        key, sub = jax.random.split(state.key)
-
-        def draw(k, n):
-            return sampler.draw(state.sampler_state, k, n)
-
-        losses, grads = term_gradients(problem, static, state.params, sub, sizes, draw)
-        kernels = {name: g.main_kernels() for name, g in grads.items()}
-        bstate = balancer.update(
-            kernels["residual"],
-            {g: kernels[g] for g in problem.groups},
-            state.balancer_state,
-            step=state.step,
-        )
-        lam = bstate.weights
-        total_grad = grads["residual"]
-        for g in problem.groups:
-            total_grad = jax.tree_util.tree_map(lambda a, b, w=lam[g]: a + w * b, total_grad, grads[g])
-        updates, opt_state = optimizer.update(total_grad, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        group_loss = {
-            g: sum(losses[c] for c in problem.conditions if problem.group_of(c) == g) for g in problem.groups
-        }
-        metrics = {
-            "loss": losses["residual"] + sum(lam[g] * group_loss[g] for g in problem.groups),
-            **{f"loss_{k}": v for k, v in losses.items()},
-            **{f"lambda_{g}": lam[g] for g in problem.groups},
-        }
-        return TrainState(params, opt_state, bstate, key, state.step + 1, state.sampler_state), metrics
-
-    return step
-
-
-def fit(
+def init_state(
     problem: Problem,
     net: eqx.Module,
-    balancer: Balancer | None = None,
-    *,
-    steps: int,
+    optimizer: optax.GradientTransformation,
+    balancer: Balancer,
+    sampler: Sampler,
     key: jax.Array,
-    batch_size: int | dict[str, int] = 128,
-    optimizer: optax.GradientTransformation | None = None,
-    sampler: Sampler | None = None,
-    chunk_size: int = 500,
-    out_dir: str | Path | None = None,
-    overwrite: bool = False,
-    config: dict[str, Any] | None = None,
-    progress: bool = True,
-    on_chunk: Callable[[int, dict[str, float]], None] | None = None,
-    recorders: tuple = (),
-    checkpoint_every: int = 5000,
-) -> FitResult:
-    r"""Train a PINN: minimise $\mathcal{L}_r + \sum_g\lambda_g\mathcal{L}_g$ for ``steps`` steps.
-
-    **Main arguments:**
-
-    - ``problem``: the `Problem`.
-    - ``net``: an Equinox module mapping one point ``(d,)`` to ``(m,)`` with a
-      ``main_kernels()`` method (`MLP`, `ModifiedMLP`).
-    - ``balancer``: a `Balancer` (default: fixed weights 1, i.e. M1/M3).
-    - ``steps``: number of optimiser steps (> 0).
-    - ``key``: PRNG key for the collocation points.
-
-    **Other arguments:**
-
-    - ``batch_size``: points per sampler per step (one int, or per term name).
-    - ``optimizer``: an optax transformation (default `paper_optimizer`).
-    - ``sampler``: where the residual points come from (`pinnsight.sampling`; default
-      `uniform`, the paper's). An adaptive sampler is refreshed between chunks.
-    - ``chunk_size``: steps per compiled `lax.scan` call; metrics, the error on the
-      reference, NaN checks and the progress bar update between chunks.
-    - ``out_dir``: run folder for ``metrics.csv``, ``model.eqx``, ``config.json``,
-      ``summary.json``; refused if it already holds a run unless ``overwrite``.
-    - ``recorders``: diagnostics recorders called between chunks (see
-      `pinnsight.diagnostics`); they draw their own points and never change training.
-
-    Raises:
-        ValueError: bad sizes or step counts.
-        FileExistsError: ``out_dir`` holds a run and ``overwrite`` is false.
-        DivergenceError: a loss became NaN/inf; the last good state is written to
-            ``out_dir/model.eqx`` and the message names the step.
-    """
-    steps = int(steps)
-    if steps < 1:
-        raise ValueError(f"`steps` must be a positive number of steps, got steps = {steps}.")
-    if chunk_size < 1:
-        raise ValueError(f"`chunk_size` must be >= 1, got {chunk_size}.")
-    sizes = batch_sizes(problem, batch_size)
-    problem.check(net)
-    balancer = balancer or fixed()
-    optimizer = optimizer or paper_optimizer()
-    sampler = sampler or uniform(problem.domain)
-    run = runio.RunFolder.create(out_dir, overwrite=overwrite) if out_dir is not None else None
-
-    params, static = eqx.partition(net, eqx.is_inexact_array)
-    state = TrainState(
+) -> TrainState:
+    """The `TrainState` at step 0 for ``net`` (its trainable arrays are the parameters)."""
+    params, _ = eqx.partition(net, eqx.is_inexact_array)
+    return TrainState(
         params=params,
         opt_state=optimizer.init(params),
-        balancer_state=balancer.init(problem.groups),
+        balancer_state=balancer.init(terms_of(problem)),
         key=key,
         step=jnp.asarray(0, dtype=jnp.int32),
         sampler_state=sampler.init(),
     )
-    step_fn = make_step(problem, static, optimizer, balancer, sizes, sampler)
+
+
+def make_step(
+    problem: Problem,
+    net: eqx.Module,
+    optimizer: optax.GradientTransformation,
+    balancer: Balancer,
+    sizes: Mapping[str, int],
+    sampler: Sampler | None = None,
+    *,
+    fixed_points: bool = False,
+) -> Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]:
+    """The pure training step ``state -> (state, metrics)`` (jit it, or scan it).
+
+    ``net`` gives the static (non-trainable) part of the network; its parameters come
+    from the state.
+    """
+    sampler = sampler or uniform(problem.domain)
+    _, static = eqx.partition(net, eqx.is_inexact_array)
+    optimizer = optax.with_extra_args_support(optimizer)
+
+    def step(state: TrainState):
+        key, sub = jax.random.split(state.key)
+        if fixed_points:
+            key = state.key
+        pts = sample_points(problem, sub, sizes, lambda k, n: sampler.draw(state.sampler_state, k, n))
+        point_weights = None
+        if balancer.point_weights is not None:
+            point_weights = functools.partial(balancer.point_weights, state.balancer_state)
+        losses, grads = term_losses_and_gradients(problem, static, state.params, pts, point_weights)
+        terms = group_losses(problem, losses)
+        inputs = BalanceInputs(
+            losses=terms,
+            grads=grads,
+            kernels={name: g.main_kernels() for name, g in grads.items()},
+            step=state.step,
+            ntk_diagonal=lambda term: ntk_diagonal(problem, static, state.params, pts, term),
+        )
+        bstate = balancer.update(inputs, state.balancer_state)
+        lam = bstate.weights
+        total_grad = weighted_gradient(lam, grads, balancer.weights_residual)
+        value = weighted_total(lam, terms, balancer.weights_residual)
+        value_fn = total_loss_fn(problem, static, jax.lax.stop_gradient(lam), pts)
+        updates, opt_state = optimizer.update(
+            total_grad, state.opt_state, state.params, value=value, grad=total_grad, value_fn=value_fn
+        )
+        params = optax.apply_updates(state.params, updates)
+        metrics = {
+            "loss": value,
+            **{f"loss_{k}": v for k, v in losses.items()},
+            **{f"lambda_{g}": lam[g] for g in terms_of(problem)},
+        }
+        new = TrainState(params, opt_state, bstate, key, state.step + 1, state.sampler_state)
+        return new, metrics
+
+    return step
+
+
+@dataclass
+class _Compiled:
+    """The jitted pieces `fit` runs: a chunk of steps, the sampler refresh, the chunk metrics."""
+
+    run_chunk: Callable
+    refresh_sampler: Callable
+    error_of: Callable
+    stats_of: Callable
+
+
+def _compile(problem, static, step_fn, sampler: Sampler, key, sizes) -> _Compiled:
     refresh_key = jax.random.fold_in(key, 0x5A4D)
+    stats_key = jax.random.fold_in(key, 0x57A7)
+    ref = problem.reference_data
+    ref_pts = jnp.asarray(ref.points, dtype=jnp.result_type(float))
+    ref_vals = jnp.asarray(ref.values, dtype=jnp.result_type(float))
 
     @jax.jit
     def refresh_sampler(state: TrainState) -> TrainState:
@@ -201,15 +190,9 @@ def fit(
     def run_chunk(state: TrainState, length: int):
         return jax.lax.scan(lambda s, _: step_fn(s), state, None, length=length)
 
-    ref = problem.reference_data
-    ref_pts = jnp.asarray(ref.points, dtype=jnp.result_type(float))
-    ref_vals = jnp.asarray(ref.values, dtype=jnp.result_type(float))
-
     @jax.jit
     def error_of(params):
         return relative_l2(problem.observe(eqx.combine(params, static), ref_pts), ref_vals)
-
-    stats_key = jax.random.fold_in(key, 0x57A7)
 
     @jax.jit
     def stats_of(params, step):
@@ -217,98 +200,154 @@ def fit(
         kernels = {name: g.main_kernels() for name, g in grads.items()}
         return gradient_summary(kernels, problem.groups), kernels
 
-    if run is not None:
-        run.write_json("config.json", config or {"problem": problem.name, "steps": steps})
+    return _Compiled(run_chunk, refresh_sampler, error_of, stats_of)
+
+
+def _chunk_length(done: int, steps: int, chunk_size: int, callbacks: Sequence[Callback]) -> int:
+    """Steps in the next chunk: at most ``chunk_size``, ending where a callback is due."""
+    length = min(chunk_size, steps - done)
+    for cb in callbacks:
+        nxt = cb.next_due(done)
+        if nxt is not None and done < nxt < done + length:
+            length = nxt - done
+    return length
+
+
+def _check_finite(loss: np.ndarray, done: int) -> None:
+    if not np.all(np.isfinite(loss)):
+        bad = done + int(np.argmin(np.isfinite(loss)))
+        raise DivergenceError(
+            f"training diverged: the loss became {loss[bad - done]} at step {bad}. "
+            f"The last good state (step {done}) was kept. "
+            "Try a smaller learning rate, `--x64`, or check the residual."
+        )
+
+
+def _summary(problem, status, done, history, wall, train_time) -> dict[str, Any]:
+    lambdas = {k[len("lambda_") :]: v[-1] for k, v in history.items() if k.startswith("lambda_")}
+    return {
+        "problem": problem.name,
+        "status": status,
+        "steps": done,
+        "final_error": history["error"][-1] if history.get("error") else None,
+        "final_loss": history["loss"][-1] if history.get("loss") else None,
+        "wall_time_s": wall,
+        "train_time_s": train_time,
+        "steps_per_s": done / train_time if train_time > 0 else None,
+        "final_lambda": {g: v for g, v in lambdas.items() if g != RESIDUAL or v != 1.0},
+    }
+
+
+def fit(
+    problem: Problem,
+    net: eqx.Module,
+    balancer: Balancer | None = None,
+    *,
+    steps: int,
+    key: jax.Array,
+    optimizer: optax.GradientTransformation | None = None,
+    sampler: Sampler | None = None,
+    batch_size: int | Mapping[str, int] = 128,
+    chunk_size: int = 500,
+    fixed_points: bool = False,
+    callbacks: Sequence[Callback] = (),
+    state: TrainState | None = None,
+) -> FitResult:
+    r"""Train a PINN: minimise $\sum_i\lambda_i\mathcal{L}_i$ for ``steps`` steps. Writes nothing.
+
+    **Main arguments:**
+
+    - ``problem``: the `Problem`; ``net``: a network of one point (`pinnsight.nets`);
+    - ``balancer``: a `Balancer` (default: fixed weights 1, i.e. M1/M3);
+    - ``steps``: total optimiser steps (> 0); ``key``: PRNG key for the collocation points.
+
+    **Other arguments:**
+
+    - ``optimizer``: any optax transformation, `optax.lbfgs` included (default `paper_optimizer`);
+    - ``sampler``: where the residual points come from (default `uniform`, the paper's);
+    - ``batch_size``: points per sampler per step (one int, or per term name);
+    - ``chunk_size``: steps per compiled `lax.scan` call; callbacks run between chunks;
+    - ``fixed_points``: draw the points once and keep them (for L-BFGS);
+    - ``callbacks``: `pinnsight.callbacks.Callback` objects (run folder, progress bar, ...);
+    - ``state``: resume from this `TrainState` (its ``step`` counts towards ``steps``).
+
+    Example:
+        >>> result = ps.fit(problem, net, ps.annealing(), steps=3000, key=jax.random.PRNGKey(1))
+        >>> result.summary["final_error"]  # doctest: +SKIP
+
+    Raises:
+        ValueError: bad sizes or step counts, or a network that does not fit the problem.
+        DivergenceError: a loss became NaN/inf; the callbacks' ``on_end`` saw the last
+            good state with status ``"diverged"``.
+    """
+    steps, chunk_size = int(steps), int(chunk_size)
+    if steps < 1:
+        raise ValueError(f"`steps` must be a positive number of steps, got steps = {steps}.")
+    if chunk_size < 1:
+        raise ValueError(f"`chunk_size` must be >= 1, got {chunk_size}.")
+    sizes = batch_sizes(problem, batch_size)
+    check_network(net, problem.domain.dim, problem.output_dim)
+    problem.check(net)
+    balancer, optimizer = balancer or fixed(), optimizer or paper_optimizer()
+    sampler = sampler or uniform(problem.domain)
+    _, static = eqx.partition(net, eqx.is_inexact_array)
+    if state is None:
+        state = init_state(problem, net, optimizer, balancer, sampler, key)
+    step_fn = make_step(problem, net, optimizer, balancer, sizes, sampler, fixed_points=fixed_points)
+    compiled = _compile(problem, static, step_fn, sampler, key, sizes)
+    ctx = FitContext(problem, static, state, steps, sizes, key, done=int(state.step))
+    return _loop(ctx, compiled, chunk_size, list(callbacks))
+
+
+def _loop(ctx: FitContext, compiled: _Compiled, chunk_size: int, callbacks: list[Callback]) -> FitResult:
+    """Run chunks until ``ctx.steps``; callbacks between chunks; summary at the end."""
     history: dict[str, list[float]] = {}
-    bar = tqdm(total=steps, disable=not progress, desc=problem.name, unit="step", smoothing=0.1)
-    t_start = time.perf_counter()
-    train_time = 0.0
-    done = 0
-    status = "finished"
+    t_start, train_time, status = time.perf_counter(), 0.0, "finished"
+    start = ctx.done
     try:
-        if recorders:
-            _, probe = stats_of(state.params, 0)
-            for rec in recorders:
-                rec(0, state, static, probe)
-        while done < steps:
-            state = refresh_sampler(state)  # a no-op for the uniform sampler
-            length = min(chunk_size, steps - done)
-            for rec in recorders:
-                nxt = rec.next_due(done)
-                if nxt is not None and done < nxt < done + length:
-                    length = nxt - done
+        if callbacks:
+            _, ctx.probe = compiled.stats_of(ctx.state.params, ctx.done)
+        for cb in callbacks:
+            cb.on_start(ctx)
+        while ctx.done < ctx.steps:
+            state = compiled.refresh_sampler(ctx.state)  # a no-op for the uniform sampler
+            length = _chunk_length(ctx.done, ctx.steps, chunk_size, callbacks)
             t0 = time.perf_counter()
-            new_state, metrics = run_chunk(state, length)
+            new_state, metrics = compiled.run_chunk(state, length)
             loss = np.asarray(metrics["loss"])
             train_time += time.perf_counter() - t0
-            if not np.all(np.isfinite(loss)):
-                bad = done + int(np.argmin(np.isfinite(loss)))
+            try:
+                _check_finite(loss, ctx.done)
+            except DivergenceError:
                 status = "diverged"
-                msg = (
-                    f"training diverged: the loss became {loss[bad - done]} at step {bad}. "
-                    f"The last good state (step {done}) was kept"
-                )
-                if run is not None:
-                    run.save_model(eqx.combine(state.params, static))
-                    msg += f" in {run.path / 'model.eqx'}"
-                raise DivergenceError(msg + ". Try a smaller learning rate, `--x64`, or check the residual.")
-            state = new_state
-            done += length
-            row = {"step": done}
-            row.update({k: float(np.asarray(v)[-1]) for k, v in metrics.items()})
-            row["error"] = float(error_of(state.params))
-            stats, probe = stats_of(state.params, done)
-            row.update({k: float(v) for k, v in stats.items()})
-            row["wall_time"] = time.perf_counter() - t_start
-            row["steps_per_s"] = length / max(time.perf_counter() - t0, 1e-9)
+                raise
+            ctx.state, ctx.done = new_state, ctx.done + length
+            row = _row(ctx, compiled, metrics, length, t0, t_start)
             for k, v in row.items():
                 history.setdefault(k, []).append(v)
-            if run is not None:
-                run.append_metrics(row)
-                if checkpoint_every and done % checkpoint_every < length:
-                    run.save_model(eqx.combine(state.params, static))
-            for rec in recorders:
-                rec(done, state, static, probe)
-            bar.set_postfix(_postfix(row), refresh=False)
-            bar.update(length)
-            if on_chunk is not None:
-                on_chunk(length, row)
+            for cb in callbacks:
+                cb.on_chunk(ctx, row)
     except BaseException:
         status = status if status == "diverged" else "interrupted"
         raise
     finally:
-        bar.close()
         wall = time.perf_counter() - t_start
-        final_net = eqx.combine(state.params, static)
-        summary = {
-            "problem": problem.name,
-            "status": status,
-            "steps": done,
-            "final_error": history["error"][-1] if history.get("error") else None,
-            "final_loss": history["loss"][-1] if history.get("loss") else None,
-            "wall_time_s": wall,
-            "train_time_s": train_time,
-            "steps_per_s": done / train_time if train_time > 0 else None,
-            "final_lambda": {
-                g: history[f"lambda_{g}"][-1] for g in problem.groups if f"lambda_{g}" in history
-            },
-        }
-        if run is not None:
-            if status != "diverged":
-                run.save_model(final_net)
-            run.write_json("summary.json", summary)
+        summary = _summary(ctx.problem, status, ctx.done, history, wall, train_time)
+        summary["start_step"] = start
+        for cb in callbacks:
+            cb.on_end(ctx, summary)
     return FitResult(
-        net=final_net,
-        history={k: np.asarray(v) for k, v in history.items()},
-        summary=summary,
-        state=state,
+        net=ctx.net, history={k: np.asarray(v) for k, v in history.items()}, summary=summary, state=ctx.state
     )
 
 
-def _postfix(row: dict[str, float]) -> dict[str, str]:
-    out = {"loss": f"{row['loss']:.2e}", "err": f"{row['error']:.2e}"}
-    for k, v in row.items():
-        if k.startswith("lambda_"):
-            out["λ" + k[len("lambda_") :]] = f"{v:.3g}"
-    out["it/s"] = f"{row['steps_per_s']:.0f}"
-    return out
+def _row(ctx: FitContext, compiled: _Compiled, metrics, length: int, t0: float, t_start: float):
+    """The metrics row of a finished chunk: last step's metrics, error, gradient imbalance, times."""
+    row: dict[str, float] = {"step": ctx.done}
+    row.update({k: float(np.asarray(v)[-1]) for k, v in metrics.items()})
+    row["error"] = float(compiled.error_of(ctx.state.params))
+    stats, ctx.probe = compiled.stats_of(ctx.state.params, ctx.done)
+    row.update({k: float(v) for k, v in stats.items()})
+    row["wall_time"] = time.perf_counter() - t_start
+    row["steps_per_s"] = length / max(time.perf_counter() - t0, 1e-9)
+    return row

@@ -8,30 +8,41 @@ name with checked parameters; `PROBLEMS` is the single registry the CLI reads.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..problem import Problem
 
-__all__ = ["PROBLEMS", "register", "get_problem", "problem_defaults"]
+__all__ = ["PROBLEMS", "ProblemEntry", "register", "get_problem", "problem_defaults", "check_params"]
 
 
 @dataclass(frozen=True)
 class ProblemEntry:
+    """A registered benchmark: its factory, a one-line description, the training defaults it
+    suggests (config-tree keys such as ``"net.layers"``) and the ranges of its parameters."""
+
     name: str
     factory: Callable[..., Problem]
     description: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+    rules: dict[str, Any] = field(default_factory=dict)
 
 
 PROBLEMS: dict[str, ProblemEntry] = {}
 
 
-def register(name: str, description: str):
-    """Decorator: register ``factory(**params) -> Problem`` under ``name``."""
+def register(name: str, description: str, *, defaults=None, rules=None):
+    """Decorator: register ``factory(**params) -> Problem`` under ``name``.
+
+    ``defaults``: config-tree values this benchmark trains with unless told otherwise
+    (``{"net.layers": (2, 50, 50, 1)}``); ``rules``: per parameter ``"positive"``,
+    ``"nonzero"`` or an inclusive ``(lo, hi)`` range, checked before anything is built.
+    """
 
     def deco(factory: Callable[..., Problem]) -> Callable[..., Problem]:
-        PROBLEMS[name] = ProblemEntry(name, factory, description)
+        PROBLEMS[name] = ProblemEntry(name, factory, description, dict(defaults or {}), dict(rules or {}))
         return factory
 
     return deco
@@ -51,6 +62,11 @@ def problem_defaults(name: str) -> dict[str, Any]:
 
 def get_problem(name: str, **params: Any) -> Problem:
     """Build the registered problem ``name`` with parameters overridden by ``params``."""
+    return _entry(name).factory(**check_params(name, params))
+
+
+def check_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` of problem ``name`` coerced to their types and checked against its rules."""
     defaults = problem_defaults(name)
     unknown = set(params) - set(defaults)
     if unknown:
@@ -58,14 +74,32 @@ def get_problem(name: str, **params: Any) -> Problem:
             f"unknown parameter(s) {sorted(unknown)} for problem {name!r}; valid: {', '.join(defaults)}."
         )
     checked = {k: _check_param(name, k, v, defaults[k]) for k, v in params.items()}
-    return _entry(name).factory(**checked)
+    for k, v in checked.items():
+        _check_rule(name, k, v, _entry(name).rules.get(k))
+    return checked
+
+
+def _check_rule(problem: str, key: str, value: Any, rule: Any) -> None:
+    if rule is None:
+        return
+    if rule == "positive" and not value > 0:
+        raise ValueError(f"parameter `{key}` of problem {problem!r} must be > 0, got {key} = {value!r}.")
+    if rule == "nonzero" and value == 0:
+        raise ValueError(
+            f"parameter `{key}` of problem {problem!r} must be non-zero (the exact solution would "
+            f"vanish), got {key} = {value!r}."
+        )
+    if isinstance(rule, tuple) and not rule[0] <= value <= rule[1]:
+        raise ValueError(
+            f"parameter `{key}` of problem {problem!r} must be in [{rule[0]}, {rule[1]}], got {key} = {value!r}."
+        )
 
 
 def _check_param(problem: str, key: str, value: Any, default: Any) -> Any:
     """Coerce ``value`` to the type of the parameter's default, or say what is wrong."""
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if isinstance(default, float):
-        if not number:
+        if not number or not math.isfinite(value):
             raise ValueError(
                 f"parameter `{key}` of problem {problem!r} must be a number, got {key} = {value!r}."
             )

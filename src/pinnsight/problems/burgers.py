@@ -20,8 +20,13 @@ from ..reference.burgers import burgers_cole_hopf
 from . import register
 
 
-@register("burgers", "viscous Burgers u_t + u u_x = nu u_xx with a shock, inputs (t, x)")
-def make(nu: float = 0.01 / np.pi, layers=(2, 50, 50, 50, 50, 1)) -> Problem:
+@register(
+    "burgers",
+    "viscous Burgers u_t + u u_x = nu u_xx with a shock, inputs (t, x)",
+    defaults={"net.layers": (2, 50, 50, 50, 50, 1)},
+    rules={"nu": "positive"},
+)
+def make(nu: float = 0.01 / np.pi) -> Problem:
     """Burgers with viscosity ``nu``."""
 
     def residual(u, x):
@@ -52,6 +57,5 @@ def make(nu: float = 0.01 / np.pi, layers=(2, 50, 50, 50, 50, 1)) -> Problem:
             "bc_right": Condition(domain.face("x", "hi"), wall, group="bc"),
         },
         reference=reference,
-        layers=tuple(layers),
         params={"nu": nu},
     )

@@ -35,8 +35,13 @@ def velocity(u):
     return uv
 
 
-@register("cavity", "steady lid-driven cavity (Navier-Stokes), outputs (psi, p), Re parameter (paper §6)")
-def make(Re: float = 100.0, layers=(2, 50, 50, 50, 2), grid: int = 160) -> Problem:
+@register(
+    "cavity",
+    "steady lid-driven cavity (Navier-Stokes), outputs (psi, p), Re parameter (paper §6)",
+    defaults={"net.layers": (2, 50, 50, 50, 2), "weighting.statistic": "layerwise"},
+    rules={"Re": "positive", "grid": (16, 1024)},
+)
+def make(Re: float = 100.0, grid: int = 160) -> Problem:
     """The cavity at Reynolds number ``Re``; ``grid`` cells per side for the reference solver."""
 
     def residual(u, x):
@@ -94,7 +99,5 @@ def make(Re: float = 100.0, layers=(2, 50, 50, 50, 2), grid: int = 160) -> Probl
         reference=reference,
         observable=speed,
         output_dim=2,
-        layers=tuple(layers),
-        annealing_statistic="layerwise",
         params={"Re": Re},
     )

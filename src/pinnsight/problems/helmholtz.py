@@ -18,8 +18,13 @@ from ..problem import Condition, Problem
 from . import register
 
 
-@register("helmholtz", "2D Helmholtz, u = sin(a1 pi x) sin(a2 pi y) on [-1,1]^2 (paper §6)")
-def make(a1: float = 1.0, a2: float = 4.0, k: float = 1.0, layers=(2, 50, 50, 50, 1)) -> Problem:
+@register(
+    "helmholtz",
+    "2D Helmholtz, u = sin(a1 pi x) sin(a2 pi y) on [-1,1]^2 (paper §6)",
+    defaults={"net.layers": (2, 50, 50, 50, 1)},
+    rules={"a1": "nonzero", "a2": "nonzero"},
+)
+def make(a1: float = 1.0, a2: float = 4.0, k: float = 1.0) -> Problem:
     """The Helmholtz benchmark with frequencies ``a1, a2`` and wave number ``k``."""
 
     def exact(x: jax.Array) -> jax.Array:
@@ -46,6 +51,5 @@ def make(a1: float = 1.0, a2: float = 4.0, k: float = 1.0, layers=(2, 50, 50, 50
         residual=residual,
         conditions=edges,
         exact=exact,
-        layers=tuple(layers),
         params={"a1": a1, "a2": a2, "k": k},
     )

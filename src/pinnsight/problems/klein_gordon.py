@@ -18,8 +18,12 @@ from ..problem import Condition, Problem
 from . import register
 
 
-@register("klein_gordon", "1D nonlinear Klein-Gordon u_tt - u_xx + u^3 = f, inputs (t, x) (paper §6)")
-def make(layers=(2, 50, 50, 50, 50, 50, 1)) -> Problem:
+@register(
+    "klein_gordon",
+    "1D nonlinear Klein-Gordon u_tt - u_xx + u^3 = f, inputs (t, x) (paper §6)",
+    defaults={"net.layers": (2, 50, 50, 50, 50, 50, 1)},
+)
+def make() -> Problem:
     """The Klein–Gordon benchmark with the paper's exact solution."""
 
     def exact(x: jax.Array) -> jax.Array:
@@ -51,6 +55,5 @@ def make(layers=(2, 50, 50, 50, 50, 50, 1)) -> Problem:
             "bc_x1": Condition(domain.face("x", "hi"), value, group="bc"),
         },
         exact=exact,
-        layers=tuple(layers),
         params={},
     )

@@ -20,8 +20,13 @@ from ..problem import Condition, Problem
 from . import register
 
 
-@register("poisson1d", "1D Poisson u'' = g on [0,1], u = sin(C x) (the paper's imbalance example)")
-def make(C: float = 4.0, layers=(1, 50, 50, 50, 1)) -> Problem:
+@register(
+    "poisson1d",
+    "1D Poisson u'' = g on [0,1], u = sin(C x) (the paper's imbalance example)",
+    defaults={"net.layers": (1, 50, 50, 50, 1)},
+    rules={"C": "nonzero"},
+)
+def make(C: float = 4.0) -> Problem:
     """The 1D Poisson problem with exact solution $\\sin(Cx)$."""
 
     def exact(x: jax.Array) -> jax.Array:
@@ -43,7 +48,6 @@ def make(C: float = 4.0, layers=(1, 50, 50, 50, 1)) -> Problem:
             "bc_hi": Condition(domain.face(0, "hi"), dirichlet, group="bc"),
         },
         exact=exact,
-        layers=tuple(layers),
         eval_resolution=1000,
         params={"C": C},
     )

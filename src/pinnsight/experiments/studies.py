@@ -18,10 +18,11 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import report, runio
-from .batch import Job, run_many
+from ..report import plots as report
+from . import run_folder
 from .compare import default_hist_steps
 from .config import RunConfig
+from .parallel import Job, run_many
 
 __all__ = ["poisson_imbalance", "stiffness_study"]
 
@@ -42,9 +43,9 @@ def poisson_imbalance(
 ) -> dict[str, Any]:
     """Train M1 on poisson1d for each ``C`` and report histograms and imbalance ratios."""
     out = Path(out)
-    base = RunConfig(
+    base = RunConfig.create(
         problem="poisson1d",
-        model="M1",
+        recipe="M1",
         steps=steps,
         seed=seed,
         hist_steps=default_hist_steps(steps, every=max(steps // 4, 1)),
@@ -57,7 +58,7 @@ def poisson_imbalance(
     for c, job, summ in zip(values, jobs, summaries, strict=True):
         data = dict(np.load(job.out_dir / "histograms.npz"))
         hists[f"C = {_fmt(c)}"] = data
-        metrics = runio.read_metrics(job.out_dir)
+        metrics = run_folder.read_metrics(job.out_dir)
         r0 = float(data["summary/imbalance_bc"][0])
         rmed = statistics.median(metrics["imbalance_bc"])
         ratio0.append(r0)
@@ -105,7 +106,7 @@ def poisson_imbalance(
         "slope_median": slope_m,
         "final_error": [r[3] for r in rows],
     }
-    runio.RunFolder(out).write_json("summary.json", result)
+    run_folder.RunFolder(out).write_json("summary.json", result)
     return result
 
 
@@ -122,8 +123,8 @@ def stiffness_study(
 ) -> dict[str, Any]:
     """Track sigma_max during M1 training on Helmholtz for each ``a2`` (a1 = 1)."""
     out = Path(out)
-    base = RunConfig(
-        problem="helmholtz", model="M1", steps=steps, seed=seed, stiffness_every=every
+    base = RunConfig.create(
+        problem="helmholtz", recipe="M1", steps=steps, seed=seed, stiffness_every=every
     ).with_assignments(list(assignments))
     jobs = [Job(base.override(a1=1.0, a2=float(a)), out / f"a2_{_fmt(a)}") for a in values]
     out.mkdir(parents=True, exist_ok=True)  # only once every config is valid
@@ -147,7 +148,7 @@ def stiffness_study(
     table = report.format_table(["a2", "σ_max at step 0", "max σ_max", "final σ_max", "final rel. L2"], rows)
     text = (
         f"M1 on `helmholtz` (a1 = 1), {steps} steps, σ_max every {every} steps by Lanczos "
-        f"({base.stiffness_iters} Hessian-vector products), seed {seed}.\n\n" + table
+        f"({base.diagnostics.stiffness_iters} Hessian-vector products), seed {seed}.\n\n" + table
     )
     report.write_report(
         out, "pinnsight study: stiffness of the gradient flow", [("σ_max during training", text, [png])]
@@ -159,5 +160,5 @@ def stiffness_study(
         "sigma_final": [r[3] for r in rows],
         "final_error": [r[4] for r in rows],
     }
-    runio.RunFolder(out).write_json("summary.json", result)
+    run_folder.RunFolder(out).write_json("summary.json", result)
     return result

@@ -22,7 +22,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from . import runio
+from . import run_folder
 from .config import RunConfig
 
 __all__ = ["Job", "run_many", "finished_summary"]
@@ -41,7 +41,7 @@ def finished_summary(job: Job) -> dict[str, Any] | None:
         FileExistsError: the folder holds a run of a *different* config.
     """
     p = job.out_dir
-    if not runio.holds_run(p):
+    if not run_folder.holds_run(p):
         return None
     cfg = p / "config.json"
     summ = p / "summary.json"
@@ -50,15 +50,15 @@ def finished_summary(job: Job) -> dict[str, Any] | None:
             f"{p} holds a run with a different config; pass --overwrite to replace it "
             "or choose another --out."
         )
-    if summ.exists() and runio.read_json(summ).get("status") == "finished":
-        return runio.read_json(summ)
+    if summ.exists() and run_folder.read_json(summ).get("status") == "finished":
+        return run_folder.read_json(summ)
     return None
 
 
 def _saved_config(path: Path) -> dict[str, Any] | None:
     """A saved config with the defaults of fields added since it was written (None if unreadable)."""
     try:
-        return _normalised(RunConfig.from_dict(runio.read_json(path)))
+        return _normalised(RunConfig.from_dict(run_folder.read_json(path)))
     except (TypeError, ValueError):
         return None
 
@@ -66,7 +66,7 @@ def _saved_config(path: Path) -> dict[str, Any] | None:
 def _normalised(config: RunConfig) -> dict[str, Any]:
     import json
 
-    return json.loads(json.dumps(config.to_dict(), default=list))
+    return json.loads(json.dumps(config.to_dict(resolved=False), default=list))
 
 
 def _pin_worker(counter, cores: list[int]) -> None:
@@ -79,7 +79,7 @@ def _pin_worker(counter, cores: list[int]) -> None:
 
 
 def _work(config_dict: dict, out_dir: str, q) -> dict[str, Any]:
-    from .runner import run
+    from .runs import run
 
     def report(n: int, row: dict[str, float]) -> None:
         q.put(n)
@@ -103,10 +103,10 @@ def run_many(
         summaries.append(done)
         if done is None:
             todo.append(i)
-    total = sum(jobs[i].config.steps for i in todo)
+    total = sum(jobs[i].config.run.steps for i in todo)
     bar = tqdm(total=total, desc=desc, unit="step", smoothing=0.05, disable=total == 0)
     if workers <= 1 or len(todo) <= 1:
-        from .runner import run
+        from .runs import run
 
         for i in todo:
             try:

@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from . import report, runio
-from .batch import Job, run_many
+from ..report import plots as report
+from . import run_folder
 from .config import RunConfig
+from .parallel import Job, run_many
 
 __all__ = ["compare", "default_hist_steps", "summarise"]
 
@@ -51,16 +52,16 @@ def compare(
     """Train ``models`` x ``seeds`` from ``base`` into ``out/<model>/seed<k>`` and write
     ``out/report.html`` with the table, fields, losses, lambdas and gradient histograms."""
     out = Path(out)
-    if histograms and not base.hist_steps:
-        base = base.override(hist_steps=default_hist_steps(base.steps))
+    if histograms and not base.diagnostics.hist_steps:
+        base = base.override(hist_steps=default_hist_steps(base.run.steps))
     jobs = [Job(base.override(model=m, seed=s), out / m / f"seed{s}") for m in models for s in seeds]
     out.mkdir(parents=True, exist_ok=True)  # only once every config is valid
-    summaries = run_many(jobs, workers=workers, overwrite=overwrite, desc=f"compare {base.problem}")
+    summaries = run_many(jobs, workers=workers, overwrite=overwrite, desc=f"compare {base.problem.name}")
     by_model: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
     for job, summ in zip(jobs, summaries, strict=True):
-        by_model[job.config.model].append({**summ, "seed": job.config.seed})
+        by_model[job.config.recipe].append({**summ, "seed": job.config.run.seed})
     table = {m: summarise(v) for m, v in by_model.items()}
-    runio.RunFolder(out).write_json(
+    run_folder.RunFolder(out).write_json(
         "summary.json", {"base_config": base.to_dict(), "models": table, "runs": by_model}
     )
     make_compare_report(out, base, models, seeds, table)
@@ -68,7 +69,7 @@ def compare(
 
 
 def make_compare_report(out: Path, base: RunConfig, models, seeds, table) -> Path:
-    from .runner import load_run
+    from .runs import load_run
 
     seed0 = seeds[0]
     histories, nets, hists = {}, {}, {}
@@ -79,7 +80,7 @@ def make_compare_report(out: Path, base: RunConfig, models, seeds, table) -> Pat
             continue
         cfg, problem, net = load_run(run_dir)
         nets[m] = net
-        histories[m] = runio.read_metrics(run_dir)
+        histories[m] = run_folder.read_metrics(run_dir)
         if (run_dir / "histograms.npz").exists():
             hists[m] = dict(np.load(run_dir / "histograms.npz"))
     header = ["model", "median rel. L2", "min", "max", "seeds", "wall time / run (s)", "steps/s"]
@@ -97,8 +98,8 @@ def make_compare_report(out: Path, base: RunConfig, models, seeds, table) -> Pat
     ]
     params = ", ".join(f"{k}={v}" for k, v in (problem.params if problem else {}).items())
     text = (
-        f"Problem `{base.problem}` ({params}); {base.steps} steps, batch {base.batch_size} per "
-        f"sampler, seeds {list(seeds)}, annealing variant `{base.annealing_variant}`.\n\n"
+        f"Problem `{base.problem.name}` ({params}); {base.run.steps} steps, batch {base.sampling.batch_size} per "
+        f"sampler, seeds {list(seeds)}, optimiser `{base.optim.kind}`.\n\n"
         + report.format_table(header, rows)
     )
     failures = [f"{m}: {f}" for m, t in table.items() for f in t["failures"]]
@@ -134,4 +135,4 @@ def make_compare_report(out: Path, base: RunConfig, models, seeds, table) -> Pat
                 [img],
             )
         )
-    return report.write_report(out, f"pinnsight compare: {base.problem}", sections)
+    return report.write_report(out, f"pinnsight compare: {base.problem.name}", sections)

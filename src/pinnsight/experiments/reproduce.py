@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from . import report, runio
-from .batch import Job, finished_summary, run_many
+from ..report import plots as report
+from . import run_folder
 from .compare import summarise
 from .config import RunConfig
+from .parallel import Job, finished_summary, run_many
 
-__all__ = ["reproduce", "PAPER", "SUITE", "SETTINGS", "find_shared_data", "cavity_paper_metric"]
+__all__ = ["reproduce", "PAPER", "SUITE", "SETTINGS", "paper_data_dir", "PAPER_DATA_ENV", "cavity_paper_metric"]
 
 SUITE: dict[str, tuple[str, ...]] = {
     "helmholtz": ("M1", "M2", "M3", "M4"),
@@ -59,18 +60,34 @@ _COST = {"cavity": 4.0, "klein_gordon": 1.8, "helmholtz": 1.0, "burgers": 3.3}
 _NET_COST = {"M1": 1.0, "M2": 1.0, "M3": 1.6, "M4": 1.6}
 
 
-def find_shared_data() -> Path | None:
-    """``../shared/data`` beside the working directory or the repository, if present."""
-    env = os.environ.get("PINNSIGHT_SHARED_DATA")
-    candidates = [Path(env)] if env else []
-    candidates += [
-        Path.cwd().parent / "shared" / "data",
-        Path(__file__).resolve().parents[3] / "shared" / "data",
-    ]
-    for c in candidates:
-        if (c / "wang2021_cavity_re100_reference_u.csv").exists():
-            return c
-    return None
+PAPER_DATA_ENV = "PINNSIGHT_PAPER_DATA"
+"""Environment variable naming the folder of the paper's reference CSVs (see `paper_data_dir`)."""
+
+CAVITY_CSV = "wang2021_cavity_re100_reference_u.csv"
+
+
+def paper_data_dir(path: str | Path | None = None) -> Path | None:
+    """The folder of the paper's own reference data, as the user names it.
+
+    ``path`` (``--paper-data DIR``) or else the environment variable ``PINNSIGHT_PAPER_DATA``.
+    The folder must hold the official code's cavity reference at Re = 100
+    (``wang2021_cavity_re100_reference_u.csv`` / ``_v.csv``, exported from the data of
+    github.com/PredictiveIntelligenceLab/GradientPathologiesPINNs); pinnsight ships no copy.
+    Without it, the extra "paper metric" column of the cavity is left out.
+
+    Raises:
+        ValueError: a folder was named but does not hold the files.
+    """
+    given = path if path is not None else os.environ.get(PAPER_DATA_ENV) or None
+    if given is None:
+        return None
+    folder = Path(given)
+    if not (folder / CAVITY_CSV).is_file():
+        raise ValueError(
+            f"paper data folder {folder} has no {CAVITY_CSV}; name the folder that holds the "
+            f"paper's reference CSVs with --paper-data DIR or {PAPER_DATA_ENV}."
+        )
+    return folder
 
 
 def cavity_paper_metric(speed_grid: np.ndarray, data_dir: Path) -> dict[str, float]:
@@ -91,12 +108,12 @@ def cavity_paper_metric(speed_grid: np.ndarray, data_dir: Path) -> dict[str, flo
 
 
 def _paper_metrics(job: Job, data_dir: Path | None) -> dict[str, float] | None:
-    if data_dir is None or job.config.problem != "cavity":
+    if data_dir is None or job.config.problem.name != "cavity":
         return None
-    if float(job.config.problem_params.get("Re", 100.0)) != 100.0:
+    if float(job.config.problem.params.get("Re", 100.0)) != 100.0:
         return None
-    from .report import predict
-    from .runner import load_run
+    from ..report.plots import predict
+    from .runs import load_run
 
     _, problem, net = load_run(job.out_dir)
     _, pred = predict(problem, net)
@@ -118,31 +135,34 @@ def reproduce(
     suite: dict[str, Sequence[str]] | None = None,
     results: str | Path | None = "docs/RESULTS.md",
     assignments: Sequence[str] = (),
+    paper_data: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run the suite and write the table (see the module docstring)."""
+    """Run the suite and write the table (see the module docstring). ``paper_data``: the
+    folder of the paper's reference CSVs (`paper_data_dir`), for the cavity's paper metric."""
     out = Path(out)
+    paper_data_dir(paper_data)  # a wrong folder is refused before anything runs
     suite = dict(suite or SUITE)
     jobs = []
     for prob, models in suite.items():
         for m in models:
             for s in seeds:
-                cfg = RunConfig(problem=prob, model=m, seed=s, steps=steps).override(**SETTINGS.get(prob, {}))
+                cfg = RunConfig.create(problem=prob, recipe=m, seed=s, steps=steps, **SETTINGS.get(prob, {}))
                 cfg = cfg.with_assignments(list(assignments))
                 jobs.append(Job(cfg, out / prob / m / f"seed{s}"))
-    jobs.sort(key=lambda j: -_COST.get(j.config.problem, 1.0) * _NET_COST[j.config.model])
+    jobs.sort(key=lambda j: -_COST.get(j.config.problem.name, 1.0) * _NET_COST.get(j.config.recipe, 1.6))
     out.mkdir(parents=True, exist_ok=True)  # only once every config is valid
     reused = 0 if overwrite else sum(finished_summary(j) is not None for j in jobs)
     t0 = time.perf_counter()
     summaries = run_many(jobs, workers=workers, overwrite=overwrite, desc="reproduce")
     wall = time.perf_counter() - t0
-    data_dir = find_shared_data()
+    data_dir = paper_data_dir(paper_data)
     rows, table = [], {}
     for prob, models in suite.items():
         for m in models:
             group = [
                 (j, s)
                 for j, s in zip(jobs, summaries, strict=True)
-                if j.config.problem == prob and j.config.model == m
+                if j.config.problem.name == prob and j.config.recipe == m
             ]
             stats = summarise([s for _, s in group])
             extra = [_paper_metrics(j, data_dir) for j, s in group if s.get("status") == "finished"]
@@ -196,14 +216,14 @@ def reproduce(
         for m in models:
             d = out / prob / m / f"seed{seeds[0]}"
             if (d / "model.eqx").exists():
-                from .runner import load_run
+                from .runs import load_run
 
                 _, problem, nets[m] = load_run(d)
         if problem is not None:
             figs.append(report.plot_fields(problem, nets, out / f"fields_{prob}.png"))
     sections.append((f"Fields (seed {seeds[0]})", "Reference, prediction, |error| per model.", figs))
     report.write_report(out, "pinnsight reproduce", sections)
-    runio.RunFolder(out).write_json(
+    run_folder.RunFolder(out).write_json(
         "summary.json", {"wall_time_s": wall, "table": table, "seeds": list(seeds), "steps": steps}
     )
     if results:

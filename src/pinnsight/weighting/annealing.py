@@ -1,88 +1,25 @@
-r"""Loss balancers: the weights $\lambda_i$ of $\mathcal{L} = \mathcal{L}_r + \sum_i\lambda_i\mathcal{L}_i$.
-
-A balancer is a pair of pure functions, like an optax ``GradientTransformation``:
-
-- ``init(groups) -> state`` with ``state.weights = {group: lambda}``;
-- ``update(residual_grads, group_grads, state, *, step) -> state``, where
-  ``residual_grads`` is the list of per-layer kernel gradients of $\mathcal{L}_r$
-  and ``group_grads[g]`` the same for the *unweighted* $\mathcal{L}_g$.
-
-The training step calls ``update`` every step (inside ``jit``); a balancer decides
-itself, with `jax.lax.cond`, whether that step changes the weights. A new scheme is a
-new factory in this module registered in `BALANCERS`; the training loop never changes.
-"""
+r"""Learning-rate annealing of the loss weights: Algorithm 1 of PAPER (models M2 and M4)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-__all__ = [
-    "Balancer",
-    "FixedState",
-    "AnnealingState",
-    "fixed",
-    "annealing",
-    "BALANCERS",
-    "gradient_statistics",
-]
+from .base import RESIDUAL, BalanceInputs, Balancer, gradient_statistics
+
+__all__ = ["annealing", "AnnealingState"]
 
 Grads = Sequence[jax.Array]
 
 
-class Balancer(NamedTuple):
-    """``init`` and ``update`` of a loss-weighting scheme (see the module docstring)."""
-
-    init: Callable[[Sequence[str]], Any]
-    update: Callable[..., Any]
-
-
-class FixedState(NamedTuple):
-    weights: dict[str, jax.Array]
-
-
 class AnnealingState(NamedTuple):
     weights: dict[str, jax.Array]
-    """Current $\\lambda_i$ per group."""
+    """Current $\\lambda_i$ per term (the residual's stays 1)."""
     lambda_hat: dict[str, jax.Array]
     """The last instantaneous estimate $\\hat\\lambda_i$ (eq. 40), for logging."""
-
-
-def fixed(weights: dict[str, float] | None = None) -> Balancer:
-    r"""Constant weights $\lambda_i$ (1 for every group not named): models M1 and M3."""
-    weights = dict(weights or {})
-    for g, w in weights.items():
-        if not w >= 0:
-            raise ValueError(f"weight of group {g!r} must be >= 0, got {w}.")
-
-    def init(groups: Sequence[str]) -> FixedState:
-        unknown = set(weights) - set(groups)
-        if unknown:
-            raise ValueError(
-                f"fixed weights name unknown groups {sorted(unknown)}; "
-                f"this problem's groups are: {', '.join(groups)}."
-            )
-        return FixedState({g: jnp.asarray(weights.get(g, 1.0)) for g in groups})
-
-    def update(residual_grads, group_grads, state, *, step):
-        del residual_grads, group_grads, step
-        return state
-
-    return Balancer(init, update)
-
-
-def gradient_statistics(grads: Grads) -> tuple[jax.Array, jax.Array]:
-    r"""$(\max_\theta|g|,\ \overline{|g|})$ over a list of per-layer kernel gradients.
-
-    The mean is the *mean of the per-layer means* (layers weighted equally), as the
-    official code computes it.
-    """
-    gmax = jnp.max(jnp.stack([jnp.max(jnp.abs(g)) for g in grads]))
-    gmean = jnp.mean(jnp.stack([jnp.mean(jnp.abs(g)) for g in grads]))
-    return gmax, gmean
 
 
 def annealing(
@@ -140,8 +77,9 @@ def annealing(
     every = int(every)
     weighted = variant == "official"
 
-    def init(groups: Sequence[str]) -> AnnealingState:
-        w = {g: jnp.asarray(init_value, dtype=jnp.result_type(float)) for g in groups}
+    def init(terms: Sequence[str]) -> AnnealingState:
+        dtype = jnp.result_type(float)
+        w = {g: jnp.asarray(1.0 if g == RESIDUAL else init_value, dtype=dtype) for g in terms}
         return AnnealingState(w, dict(w))
 
     def estimate(residual_grads: Grads, grads: Grads, lam: jax.Array) -> jax.Array:
@@ -156,24 +94,23 @@ def annealing(
         ]
         return jnp.max(jnp.stack(ratios))
 
-    def new_state(residual_grads, group_grads, state: AnnealingState) -> AnnealingState:
+    def new_state(kernels: dict[str, Grads], state: AnnealingState) -> AnnealingState:
+        groups = [g for g in state.weights if g != RESIDUAL]
         lam_hat = {
-            g: estimate(residual_grads, group_grads[g], state.weights[g]).astype(state.weights[g].dtype)
-            for g in state.weights
+            g: estimate(kernels[RESIDUAL], kernels[g], state.weights[g]).astype(state.weights[g].dtype)
+            for g in groups
         }
-        weights = {g: (1.0 - alpha) * state.weights[g] + alpha * lam_hat[g] for g in state.weights}
+        weights = {g: (1.0 - alpha) * state.weights[g] + alpha * lam_hat[g] for g in groups}
+        weights[RESIDUAL] = state.weights[RESIDUAL]
+        lam_hat[RESIDUAL] = state.lambda_hat[RESIDUAL]
         return AnnealingState(weights, lam_hat)
 
-    def update(residual_grads, group_grads, state: AnnealingState, *, step) -> AnnealingState:
+    def update(inputs: BalanceInputs, state: AnnealingState) -> AnnealingState:
         return jax.lax.cond(
-            step % every == 0,
-            lambda s: new_state(residual_grads, group_grads, s),
+            inputs.step % every == 0,
+            lambda s: new_state(inputs.kernels, s),
             lambda s: s,
             state,
         )
 
     return Balancer(init, update)
-
-
-BALANCERS: dict[str, Callable[..., Balancer]] = {"fixed": fixed, "annealing": annealing}
-"""Registry of balancer factories by name (read by the CLI and the config checks)."""

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import report, runio
-from .runner import load_run
+from ..experiments import run_folder
+from ..experiments.runs import load_run
+from . import plots as report
 
 __all__ = ["render_run"]
 
@@ -17,15 +18,15 @@ def render_run(run_dir: str | Path) -> Path:
     """Draw every figure a run folder supports and write its ``report.html``/``report.md``."""
     run_dir = Path(run_dir)
     config, problem, net = load_run(run_dir)
-    summary = runio.read_json(run_dir / "summary.json") if (run_dir / "summary.json").exists() else {}
-    history = runio.read_metrics(run_dir)
-    label = config.model
+    summary = run_folder.read_json(run_dir / "summary.json") if (run_dir / "summary.json").exists() else {}
+    history = run_folder.read_metrics(run_dir)
+    label = config.recipe
     rows = [[k, v] for k, v in summary.items() if not isinstance(v, dict)]
     rows += [[f"lambda {g}", v] for g, v in summary.get("final_lambda", {}).items()]
     sections = [
         (
             "Summary",
-            f"`{config.problem}` {problem.params}, model {config.model}, seed {config.seed}.\n\n"
+            f"`{config.problem.name}` {problem.params}, recipe {config.recipe}, seed {config.run.seed}.\n\n"
             + report.format_table(["quantity", "value"], rows),
             [],
         )
@@ -73,4 +74,4 @@ def render_run(run_dir: str | Path) -> Path:
                 [report.plot_stiffness(series, run_dir / "stiffness.png")],
             )
         )
-    return report.write_report(run_dir, f"pinnsight run: {config.problem} {config.model}", sections)
+    return report.write_report(run_dir, f"pinnsight run: {config.problem.name} {config.recipe}", sections)

@@ -1,4 +1,4 @@
-"""The run folder: ``config.json``, ``metrics.csv``, ``model.eqx``, ``summary.json``.
+"""The run folder (``config.json``, ``metrics.csv``, ``model.eqx``, ``summary.json``) and its callback.
 
 Checkpoints use `equinox.tree_serialise_leaves`; to load one, rebuild the network
 skeleton from ``config.json`` (`pinnsight.load_run` does this).
@@ -15,7 +15,9 @@ from typing import Any
 
 import equinox as eqx
 
-__all__ = ["RunFolder", "RUN_MARKERS", "holds_run"]
+from ..callbacks import Callback, FitContext
+
+__all__ = ["RunFolder", "RunFolderCallback", "RUN_MARKERS", "holds_run", "read_json", "read_metrics"]
 
 RUN_MARKERS = ("config.json", "metrics.csv", "summary.json", "model.eqx")
 
@@ -96,3 +98,31 @@ def read_metrics(path: str | Path) -> dict[str, list[float]]:
 
 def read_json(path: str | Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
+
+
+class RunFolderCallback(Callback):
+    """Writes a run folder while `pinnsight.fit` trains: ``config.json`` first, a metrics row
+    per chunk, the network every ``checkpoint_every`` steps, and at the end the final (or
+    last good) network and ``summary.json`` (put this callback last, so the summary is the
+    last file written)."""
+
+    def __init__(self, folder: RunFolder, config: dict[str, Any], checkpoint_every: int = 5000):
+        self.folder = folder
+        self.config = config
+        self.checkpoint_every = int(checkpoint_every)
+        self._last = 0
+
+    def on_start(self, ctx: FitContext) -> None:
+        self.folder.write_json("config.json", self.config)
+        self._last = ctx.done
+
+    def on_chunk(self, ctx: FitContext, row: dict[str, float]) -> None:
+        self.folder.append_metrics(row)
+        length = ctx.done - self._last
+        self._last = ctx.done
+        if self.checkpoint_every and ctx.done % self.checkpoint_every < length:
+            self.folder.save_model(ctx.net)
+
+    def on_end(self, ctx: FitContext, summary: dict[str, Any]) -> None:
+        self.folder.save_model(ctx.net)
+        self.folder.write_json("summary.json", summary)

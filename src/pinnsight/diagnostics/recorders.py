@@ -1,0 +1,207 @@
+r"""Diagnostics recorded during training, as callbacks of `pinnsight.fit`.
+
+`HistogramRecorder` (per-layer gradient histograms at chosen steps) and
+`StiffnessRecorder` ($\sigma_{\max}$ of the loss Hessian every few steps) run between
+compiled chunks. Their points come from keys of their own (histograms reuse the probe
+gradients `fit` already computes for the logged scalars), so recording never changes the
+training trajectory. With an ``out_dir`` they write ``histograms.npz`` / ``stiffness.csv``
+at the end of the run.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import numpy as np
+
+from ..callbacks import Callback, FitContext
+from ..losses import RESIDUAL, sample_points, term_gradients
+from .hessian import loss_max_eigenvalue
+from .stats import LOG_RANGE, gradient_summary, layer_histograms
+
+__all__ = ["HistogramRecorder", "StiffnessRecorder", "DEFAULT_HIST_STEPS"]
+
+DEFAULT_HIST_STEPS = (0, 10_000, 20_000, 30_000, 40_000)
+
+_DIAG_SALT = 0x5EED
+
+
+class _Recorder(Callback):
+    """Base: due steps, a diagnostics key independent of training, record at start and per chunk."""
+
+    def __init__(self, seed: int, out_dir=None):
+        self.key = jax.random.fold_in(jax.random.PRNGKey(seed), _DIAG_SALT)
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+
+    def due(self, step: int) -> bool:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def step_key(self, step: int) -> jax.Array:
+        return jax.random.fold_in(self.key, step)
+
+    def record(self, ctx: FitContext) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def on_start(self, ctx: FitContext) -> None:
+        if self.due(ctx.done):
+            self.record(ctx)
+
+    def on_chunk(self, ctx: FitContext, row) -> None:
+        if self.due(ctx.done):
+            self.record(ctx)
+
+
+class HistogramRecorder(_Recorder):
+    r"""Histograms of $\nabla_W\mathcal{L}_r$, $\nabla_W\mathcal{L}_g$ and
+    $\nabla_W(\lambda_g\mathcal{L}_g)$ per kernel $W$ at chosen steps.
+
+    Saved to ``out_dir/histograms.npz`` with arrays ``steps`` (S,), ``terms``,
+    ``<term>/counts`` (S, L, B), ``<term>/edges`` (S, L, B+1), ``<term>/log_counts``
+    (S, L, B), ``log_edges`` (B+1,) and the `gradient_summary` scalars of the same
+    points as ``summary/<name>`` (S,).
+    """
+
+    def __init__(self, steps: Sequence[int], *, bins: int = 60, seed: int = 0, out_dir=None):
+        super().__init__(seed, out_dir)
+        self.steps = sorted(set(int(s) for s in steps))
+        self.bins = int(bins)
+        self.records: list[tuple[int, dict]] = []
+        self.summaries: list[dict[str, float]] = []
+        self._fn = None
+
+    def due(self, step: int) -> bool:
+        return step in self.steps
+
+    def next_due(self, done: int) -> int | None:
+        later = [s for s in self.steps if s > done]
+        return later[0] if later else None
+
+    def _compile(self, groups):
+        bins = self.bins
+
+        @jax.jit
+        def fn(kernels, weights):
+            summary = gradient_summary(kernels, groups)
+            ks = dict(kernels)
+            for g in groups:
+                ks[f"{g}_weighted"] = [weights[g] * k for k in kernels[g]]
+            return layer_histograms(ks, bins), summary
+
+        return fn
+
+    def record(self, ctx: FitContext) -> None:
+        """Record at a due step from the probe gradients `fit` computed (or fresh ones)."""
+        kernels = ctx.probe
+        if kernels is None:
+            _, grads = term_gradients(
+                ctx.problem, ctx.static, ctx.state.params, self.step_key(ctx.done), ctx.sizes
+            )
+            kernels = {name: g.main_kernels() for name, g in grads.items()}
+        if self._fn is None:
+            self._fn = self._compile(ctx.problem.groups)
+        weights = {g: w for g, w in ctx.state.balancer_state.weights.items() if g != RESIDUAL}
+        hist, summary = self._fn(kernels, weights)
+        self.records.append((ctx.done, jax.tree_util.tree_map(np.asarray, hist)))
+        self.summaries.append({k: float(v) for k, v in summary.items()})
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        if not self.records:
+            return {}
+        terms = list(self.records[0][1])
+        data: dict[str, np.ndarray] = {
+            "steps": np.array([s for s, _ in self.records]),
+            "terms": np.array(terms),
+            "log_edges": np.linspace(*LOG_RANGE, self.bins + 1),
+        }
+        for t in terms:
+            for field in ("counts", "edges", "log_counts"):
+                data[f"{t}/{field}"] = np.stack([r[t][field] for _, r in self.records])
+        for k in self.summaries[0]:
+            data[f"summary/{k}"] = np.array([s[k] for s in self.summaries])
+        return data
+
+    def on_end(self, ctx: FitContext, summary) -> None:
+        if self.out_dir is not None and self.records:
+            np.savez_compressed(self.out_dir / "histograms.npz", **self.as_arrays())
+
+
+class StiffnessRecorder(_Recorder):
+    r"""$\sigma_{\max}(\nabla^2_\theta\mathcal{L})$ every ``every`` steps (step 0 included),
+    beside the stability bound $2/\eta(t)$; saved to ``out_dir/stiffness.csv``."""
+
+    def __init__(
+        self,
+        every: int,
+        *,
+        total_steps: int,
+        learning_rate: Callable[[int], float],
+        num_iters: int = 20,
+        per_term: bool = False,
+        seed: int = 0,
+        out_dir=None,
+    ):
+        super().__init__(seed, out_dir)
+        if every < 1:
+            raise ValueError(f"`every` must be >= 1, got {every}.")
+        self.every, self.total_steps, self.num_iters = int(every), int(total_steps), int(num_iters)
+        self.learning_rate = learning_rate
+        self.per_term = per_term
+        self.rows: list[dict[str, float]] = []
+        self._fn = None
+
+    def due(self, step: int) -> bool:
+        return step % self.every == 0
+
+    def next_due(self, done: int) -> int | None:
+        nxt = (done // self.every + 1) * self.every
+        return nxt if nxt <= self.total_steps else None
+
+    def _compile(self, problem, static, sizes):
+        iters, per_term = self.num_iters, self.per_term
+
+        @jax.jit
+        def fn(params, key, weights):
+            k_pts, k_lz = jax.random.split(key)
+            pts = sample_points(problem, k_pts, sizes)
+            net = eqx.combine(params, static)
+
+            def sigma(w, residual=True):
+                return loss_max_eigenvalue(
+                    problem, net, pts, w, residual=residual, num_iters=iters, key=k_lz
+                )
+
+            out = {"sigma_max": sigma(weights)}
+            if per_term:
+                zero = {g: 0.0 for g in problem.groups}
+                out["sigma_max_residual"] = sigma(zero)
+                for g in problem.groups:
+                    out[f"sigma_max_{g}"] = sigma({**zero, g: weights[g]}, residual=False)
+            return out
+
+        return fn
+
+    def record(self, ctx: FitContext) -> None:
+        if self._fn is None:
+            self._fn = self._compile(ctx.problem, ctx.static, ctx.sizes)
+        sig = self._fn(ctx.state.params, self.step_key(ctx.done), ctx.state.balancer_state.weights)
+        lr = float(self.learning_rate(ctx.done))
+        self.rows.append(
+            {
+                "step": ctx.done,
+                **{k: float(v) for k, v in sig.items()},
+                "learning_rate": lr,
+                "stability_bound": 2.0 / lr,
+            }
+        )
+
+    def on_end(self, ctx: FitContext, summary) -> None:
+        if self.out_dir is None or not self.rows:
+            return
+        with (self.out_dir / "stiffness.csv").open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(self.rows[0]))
+            w.writeheader()
+            w.writerows(self.rows)

@@ -1,0 +1,96 @@
+"""From a checked `RunConfig` to objects: problem, network, balancer, optimiser, sampler, recorders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import optax
+
+from ..diagnostics.recorders import HistogramRecorder, StiffnessRecorder
+from ..nets import NETWORKS, check_network, input_stats
+from ..optim import OPTIMIZERS, paper_schedule
+from ..problem import Problem
+from ..problems import get_problem
+from ..sampling import SAMPLERS, Sampler
+from ..weighting import BALANCERS, Balancer
+from .config import RunConfig
+
+__all__ = [
+    "build_problem",
+    "build_net",
+    "build_balancer",
+    "build_optimizer",
+    "build_sampler",
+    "build_recorders",
+    "build",
+    "learning_rate_at",
+]
+
+
+def build_problem(config: RunConfig) -> Problem:
+    return get_problem(config.problem.name, **config.problem.params)
+
+
+def build_net(config: RunConfig, problem: Problem, key: jax.Array):
+    """The network of ``config.net`` with inputs normalised by the sampled mean/std of the domain."""
+    layers = config.layers
+    if layers[0] != problem.domain.dim or layers[-1] != problem.output_dim:
+        raise ValueError(
+            f"net.layers {layers} do not fit problem {problem.name!r}: it needs "
+            f"{problem.domain.dim} inputs and {problem.output_dim} outputs."
+        )
+    shift, scale = input_stats(problem.domain)
+    net = NETWORKS[config.net.kind](layers, key=key, shift=shift, scale=scale, **config.options("net"))
+    check_network(net, problem.domain.dim, problem.output_dim)
+    return net
+
+
+def build_balancer(config: RunConfig) -> Balancer:
+    return BALANCERS[config.weighting.kind](**config.options("weighting"))
+
+
+def build_optimizer(config: RunConfig) -> optax.GradientTransformation:
+    return OPTIMIZERS[config.optim.kind](**config.options("optim"))
+
+
+def build_sampler(config: RunConfig, problem: Problem) -> Sampler:
+    return SAMPLERS[config.sampling.kind](problem.domain, **config.options("sampling"))
+
+
+def learning_rate_at(config: RunConfig):
+    """``step -> learning rate`` of the paper's schedule with this config's options (for the
+    stiffness bound 2/η); None when the optimiser has no such schedule."""
+    if config.optim.kind != "adam":
+        return None
+    return paper_schedule(**config.options("optim"))
+
+
+def build_recorders(config: RunConfig, out_dir: str | Path | None) -> list:
+    """The diagnostics recorders ``config.diagnostics`` asks for."""
+    d, steps = config.diagnostics, config.run.steps
+    recs: list = []
+    hist_steps = [s for s in d.hist_steps if 0 <= s <= steps]
+    if hist_steps:
+        recs.append(HistogramRecorder(hist_steps, bins=d.hist_bins, seed=config.run.seed, out_dir=out_dir))
+    if d.stiffness_every:
+        schedule = learning_rate_at(config) or (lambda t: float("nan"))
+        recs.append(
+            StiffnessRecorder(
+                d.stiffness_every,
+                total_steps=steps,
+                learning_rate=lambda t: float(schedule(t)),
+                num_iters=d.stiffness_iters,
+                per_term=d.stiffness_terms,
+                seed=config.run.seed,
+                out_dir=out_dir,
+            )
+        )
+    return recs
+
+
+def build(config: RunConfig) -> tuple[Problem, object, jax.Array]:
+    """Problem, initial network and training key of a config (seeded by ``run.seed``)."""
+    problem = build_problem(config)
+    init_key, train_key = jax.random.split(jax.random.PRNGKey(config.run.seed))
+    return problem, build_net(config, problem, init_key), train_key

@@ -1,0 +1,62 @@
+"""`pinnsight config [RECIPE]`: the whole config tree with values, defaults and one-line docs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..problems import PROBLEMS, problem_defaults
+from .config import REGISTRIES, SECTIONS, RunConfig, _fields, section_options
+
+__all__ = ["describe"]
+
+
+def _fmt(v: Any) -> str:
+    return json.dumps(v) if isinstance(v, str | dict) else repr(v) if not isinstance(v, bool) else str(v).lower()
+
+
+def _line(key: str, value: Any, default: Any, doc: str) -> str:
+    mark = "" if value == default else f"   (default {_fmt(default)})"
+    return f"  {key:<28} = {_fmt(value):<22} # {doc}{mark}"
+
+
+def describe(cfg: RunConfig) -> str:
+    """Text of the tree: one line per key, ``section.key = value  # doc (default ...)``."""
+    lines = [f"recipe = {_fmt(cfg.recipe)}   # named preset: {', '.join(_recipes())}", ""]
+    entry = PROBLEMS[cfg.problem.name]
+    lines.append(f"[problem]  # {entry.description}")
+    lines.append(_line("problem.name", cfg.problem.name, "helmholtz", "registered problem (pinnsight list)"))
+    for k, d in problem_defaults(cfg.problem.name).items():
+        lines.append(_line(f"problem.params.{k}", cfg.problem.params.get(k, d), d, "parameter of the PDE"))
+    for name, cls in SECTIONS.items():
+        if name == "problem":
+            continue
+        sec = getattr(cfg, name)
+        lines += ["", f"[{name}]  # {(cls.__doc__ or '').strip().splitlines()[0]}"]
+        for fname, f in _fields(cls).items():
+            value = cfg.layers if fname == "layers" else getattr(sec, fname)
+            default = f.default if f.default is not dataclasses_missing() else None
+            if fname == "layers":
+                default = entry.defaults.get("net.layers")
+            lines.append(_line(f"{name}.{fname}", value, default, f.metadata.get("doc", "")))
+        if name in REGISTRIES:
+            effective = cfg.options(name)
+            for oname, opt in section_options(name, sec.kind).items():
+                lines.append(_line(f"{name}.{oname}", effective[oname], opt.default, opt.doc or f"option of {sec.kind}"))
+            unused = sorted(set(sec.options) - set(effective))
+            if unused:
+                lines.append(f"  # set but unused by {sec.kind}: {', '.join(unused)}")
+    return "\n".join(lines)
+
+
+def _recipes() -> list[str]:
+    from .config import RECIPES
+
+    return list(RECIPES)
+
+
+def dataclasses_missing():
+    import dataclasses
+
+    return dataclasses.MISSING
+
