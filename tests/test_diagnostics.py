@@ -12,15 +12,14 @@ from pinnsight.diagnostics import (
     lanczos_max_eigenvalue,
     layer_histograms,
     loss_max_eigenvalue,
-    total_loss_fn,
 )
-from pinnsight.losses import sample_points
+from pinnsight.losses import sample_points, total_loss_fn
 
 
 def test_lanczos_matches_dense_eigvalsh_on_a_tiny_network():
     with jax.enable_x64(True):
-        problem = ps.get_problem("helmholtz", a2=2.0, layers=(2, 5, 5, 1))
-        net = ps.MLP(problem.layers, key=jax.random.PRNGKey(0))
+        problem = ps.get_problem("helmholtz", a2=2.0)
+        net = ps.MLP((2, 5, 5, 1), key=jax.random.PRNGKey(0))
         sizes = dict.fromkeys(("residual", *problem.conditions), 32)
         pts = sample_points(problem, jax.random.PRNGKey(1), sizes)
         weights = {"bc": 3.0}
@@ -76,7 +75,7 @@ def test_gradient_summary_by_hand():
 
 
 def test_recording_diagnostics_does_not_change_the_trajectory(tmp_path):
-    cfg = ps.RunConfig(model="M2", steps=60, chunk_size=25, layers=(2, 8, 8, 1))
+    cfg = ps.RunConfig.create(model="M2", steps=60, chunk_size=25, layers=(2, 8, 8, 1))
     plain = ps.run(cfg, progress=False)
     rec = cfg.override(hist_steps=(0, 30, 60), stiffness_every=20, stiffness_terms=True, stiffness_iters=8)
     recorded = ps.run(rec, tmp_path / "r", progress=False)
@@ -86,7 +85,7 @@ def test_recording_diagnostics_does_not_change_the_trajectory(tmp_path):
         np.testing.assert_array_equal(a, b)
     data = np.load(tmp_path / "r" / "histograms.npz")
     np.testing.assert_array_equal(data["steps"], [0, 30, 60])
-    assert data["residual/counts"].shape == (3, 3, cfg.hist_bins)
+    assert data["residual/counts"].shape == (3, 3, cfg.diagnostics.hist_bins)
     assert "summary/imbalance_bc" in data
     lines = (tmp_path / "r" / "stiffness.csv").read_text().splitlines()
     header = lines[0].split(",")
@@ -97,7 +96,7 @@ def test_recording_diagnostics_does_not_change_the_trajectory(tmp_path):
 
 
 def test_metrics_log_the_imbalance_scalars():
-    cfg = ps.RunConfig(steps=20, chunk_size=10, layers=(2, 6, 1))
+    cfg = ps.RunConfig.create(steps=20, chunk_size=10, layers=(2, 6, 1))
     h = ps.run(cfg, progress=False).history
     for k in ("gmax_residual", "gmean_residual", "gmax_bc", "gmean_bc", "imbalance_bc"):
         assert k in h and np.all(np.isfinite(h[k]))

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import pinnsight as ps
-from pinnsight.batch import Job, finished_summary
+from pinnsight.experiments.build import build
+from pinnsight.experiments.parallel import Job, finished_summary
 from pinnsight.geometry import Box
-from pinnsight.runner import build
 from pinnsight.sampling import rad, uniform
 
 
@@ -33,21 +33,17 @@ def test_rad_draws_with_the_stated_probabilities():
 
 def test_uniform_sampler_is_the_default_stream():
     """`sampler=uniform(...)` is exactly the paper's default: same numbers, bit for bit."""
-    problem = ps.get_problem("helmholtz", a1=1.0, a2=1.0, layers=(2, 8, 1))
-    cfg = ps.RunConfig(steps=40, chunk_size=20, layers=(2, 8, 1), problem_params={"a1": 1.0, "a2": 1.0})
+    problem = ps.get_problem("helmholtz", a1=1.0, a2=1.0)
+    cfg = ps.RunConfig.create(steps=40, chunk_size=20, layers=(2, 8, 1), a1=1.0, a2=1.0)
     _, net, key = build(cfg)
-    a = ps.fit(problem, net, steps=40, key=key, chunk_size=20, progress=False)
-    b = ps.fit(
-        problem, net, steps=40, key=key, chunk_size=20, progress=False, sampler=uniform(problem.domain)
-    )
+    a = ps.fit(problem, net, steps=40, key=key, chunk_size=20)
+    b = ps.fit(problem, net, steps=40, key=key, chunk_size=20, sampler=uniform(problem.domain))
     for x, y in zip(jax.tree_util.tree_leaves(a.net), jax.tree_util.tree_leaves(b.net), strict=True):
         assert np.array_equal(x, y)
 
 
 def test_rad_training_refreshes_the_pool_from_the_residual():
-    cfg = ps.RunConfig(
-        steps=60, chunk_size=30, layers=(2, 8, 1), sampling="rad", rad_pool=256, problem_params={"a2": 1.0}
-    )
+    cfg = ps.RunConfig.create(steps=60, chunk_size=30, layers=(2, 8, 1), sampling="rad", rad_pool=256, a2=1.0)
     result = ps.run(cfg, progress=False)
     pool = result.state.sampler_state
     assert pool.points.shape == (256, 2)
@@ -60,21 +56,21 @@ def test_rad_training_refreshes_the_pool_from_the_residual():
 
 def test_sampling_and_batch_size_config_errors():
     with pytest.raises(ValueError, match="unknown sampling 'gauss'"):
-        ps.RunConfig(sampling="gauss")
+        ps.RunConfig.create(sampling="gauss")
     with pytest.raises(ValueError, match="rad_c > 0"):
-        ps.RunConfig(sampling="rad", rad_c=0.0)
+        ps.RunConfig.create(sampling="rad", rad_c=0.0)
     with pytest.raises(ValueError, match=r"batch_size\['residual'\]"):
-        ps.RunConfig(batch_size={"residual": 0})
-    parsed = ps.RunConfig().with_assignments(["batch_size={'residual': 512}", "sampling=rad"])
+        ps.RunConfig.create(batch_size={"residual": 0})
+    parsed = ps.RunConfig.create().with_assignments(["batch_size={'residual': 512}", "sampling=rad"])
     assert parsed.batch_size == {"residual": 512} and parsed.sampling == "rad"
-    cfg = ps.RunConfig(batch_size={"residual": 64}, steps=2, chunk_size=2, layers=(2, 4, 1))
+    cfg = ps.RunConfig.create(batch_size={"residual": 64}, steps=2, chunk_size=2, layers=(2, 4, 1))
     assert ps.run(cfg, progress=False).summary["status"] == "finished"
     with pytest.raises(ValueError, match="unknown terms"):
         ps.run(cfg.override(batch_size={"interior": 64}), progress=False)
 
 
 def test_a_run_saved_before_new_config_fields_is_still_recognised(tmp_path):
-    cfg = ps.RunConfig(steps=2, chunk_size=2, layers=(2, 4, 1))
+    cfg = ps.RunConfig.create(steps=2, chunk_size=2, layers=(2, 4, 1))
     ps.run(cfg, tmp_path / "r", progress=False)
     path = tmp_path / "r" / "config.json"
     saved = json.loads(path.read_text())

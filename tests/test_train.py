@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 import pinnsight as ps
+from pinnsight.experiments.build import build, build_net
+from pinnsight.experiments.run_folder import RunFolder, RunFolderCallback
 from pinnsight.losses import relative_l2
-from pinnsight.runner import build
 
 
 def small_helmholtz():
-    return ps.get_problem("helmholtz", a1=1.0, a2=1.0, layers=(2, 20, 20, 1))
+    return ps.get_problem("helmholtz", a1=1.0, a2=1.0)
 
 
 def test_helmholtz_residual_vanishes_for_the_exact_solution():
@@ -29,9 +30,7 @@ def test_helmholtz_residual_vanishes_for_the_exact_solution():
 
 def test_short_training_run_reduces_error_below_bound():
     """M2 on Helmholtz (a1 = a2 = 1, net 3x30), 3000 steps: error from > 0.5 to < 3e-2."""
-    cfg = ps.RunConfig(
-        model="M2", steps=3000, layers=(2, 30, 30, 30, 1), problem_params={"a1": 1.0, "a2": 1.0}
-    )
+    cfg = ps.RunConfig.create(model="M2", steps=3000, layers=(2, 30, 30, 30, 1), a1=1.0, a2=1.0)
     _, net0, _ = build(cfg)
     problem = ps.get_problem("helmholtz", a1=1.0, a2=1.0)
     ref = problem.reference_data
@@ -43,7 +42,7 @@ def test_short_training_run_reduces_error_below_bound():
 
 
 def test_same_seed_same_numbers_and_different_seed_differs():
-    cfg = ps.RunConfig(model="M4", steps=60, chunk_size=30, layers=(2, 8, 8, 1))
+    cfg = ps.RunConfig.create(model="M4", steps=60, chunk_size=30, layers=(2, 8, 8, 1))
     a = ps.run(cfg, progress=False)
     b = ps.run(cfg, progress=False)
     c = ps.run(cfg.override(seed=1), progress=False)
@@ -54,14 +53,14 @@ def test_same_seed_same_numbers_and_different_seed_differs():
 
 
 def test_x64_switch_trains_in_float64():
-    cfg = ps.RunConfig(steps=10, chunk_size=10, layers=(2, 8, 1), x64=True)
+    cfg = ps.RunConfig.create(steps=10, chunk_size=10, layers=(2, 8, 1), x64=True)
     result = ps.run(cfg, progress=False)
     assert result.net.kernels[0].dtype == jnp.float64
     assert jnp.zeros(1).dtype == jnp.float32  # the switch does not leak
 
 
 def test_run_folder_contents_and_reload(tmp_path):
-    cfg = ps.RunConfig(model="M2", steps=40, chunk_size=20, layers=(2, 8, 8, 1))
+    cfg = ps.RunConfig.create(model="M2", steps=40, chunk_size=20, layers=(2, 8, 8, 1))
     result = ps.run(cfg, tmp_path / "run", progress=False)
     for f in ("config.json", "metrics.csv", "model.eqx", "summary.json"):
         assert (tmp_path / "run" / f).exists()
@@ -74,7 +73,7 @@ def test_run_folder_contents_and_reload(tmp_path):
 
 
 def test_refuses_a_folder_that_holds_a_run(tmp_path):
-    cfg = ps.RunConfig(steps=10, chunk_size=10, layers=(2, 8, 1))
+    cfg = ps.RunConfig.create(steps=10, chunk_size=10, layers=(2, 8, 1))
     ps.run(cfg, tmp_path, progress=False)
     before = (tmp_path / "metrics.csv").read_text()
     with pytest.raises(FileExistsError, match="already holds a run.*--overwrite"):
@@ -86,11 +85,11 @@ def test_refuses_a_folder_that_holds_a_run(tmp_path):
 
 def test_non_positive_steps():
     problem = small_helmholtz()
-    net = ps.MLP(problem.layers, key=jax.random.PRNGKey(0))
+    net = ps.MLP((2, 20, 20, 1), key=jax.random.PRNGKey(0))
     with pytest.raises(ValueError, match="`steps` must be a positive"):
         ps.fit(problem, net, steps=0, key=jax.random.PRNGKey(0))
-    with pytest.raises(ValueError, match="`steps` must be a positive integer, got steps = -5"):
-        ps.RunConfig(steps=-5)
+    with pytest.raises(ValueError, match=r"`run\.steps` must be >= 1, got run\.steps = -5"):
+        ps.RunConfig.create(steps=-5)
 
 
 def _blowup_problem():
@@ -102,14 +101,14 @@ def _blowup_problem():
         residual=lambda u, x: u(x) - 2.0,
         conditions={"c": ps.Condition(box, lambda u, x: 0.0 * jnp.sqrt(1.0 - u(x)))},
         exact=lambda x: jnp.full((1,), 2.0),
-        layers=(1, 8, 1),
     )
 
 
 def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path):
     problem = _blowup_problem()
-    net = ps.MLP(problem.layers, key=jax.random.PRNGKey(0))
+    net = ps.MLP((1, 8, 1), key=jax.random.PRNGKey(0))
     opt = ps.paper_optimizer(learning_rate=1e-3)
+    folder = RunFolderCallback(RunFolder.create(tmp_path), {"problem": problem.name})
     with pytest.raises(ps.DivergenceError, match=r"at step \d+.*last good state \(step \d+\)"):
         ps.fit(
             problem,
@@ -118,8 +117,7 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path):
             key=jax.random.PRNGKey(0),
             optimizer=opt,
             chunk_size=20,
-            out_dir=tmp_path,
-            progress=False,
+            callbacks=[folder],
         )
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "diverged"
@@ -137,26 +135,23 @@ def test_problem_shape_errors_are_clear():
         residual=lambda u, x: jnp.ones((2, 2)) * u(x),
         conditions={},
         exact=lambda x: x[0],
-        layers=(2, 4, 1),
     )
-    net = ps.MLP(bad.layers, key=jax.random.PRNGKey(0))
+    net = ps.MLP((2, 4, 1), key=jax.random.PRNGKey(0))
     with pytest.raises(ValueError, match=r"residual\(u, x\) must return a scalar or a 1-D"):
         ps.fit(bad, net, steps=1, key=jax.random.PRNGKey(0))
-    with pytest.raises(ValueError, match="layers\\[0\\]"):
-        ps.Problem(
-            name="p",
-            domain=box,
-            residual=lambda u, x: u(x),
-            conditions={},
-            exact=lambda x: x[0],
-            layers=(3, 4, 1),
-        )
+    # layers live with the network now: sizes that do not fit the problem are refused when
+    # the network is built from a config, and `fit` refuses a network of the wrong input size
+    p = ps.Problem(name="p", domain=box, residual=lambda u, x: u(x), conditions={}, exact=lambda x: x[0])
+    with pytest.raises(ValueError, match=r"net\.layers \(3, 4, 1\) do not fit problem 'p'"):
+        build_net(ps.RunConfig.create(layers=(3, 4, 1)), p, jax.random.PRNGKey(0))
+    with pytest.raises(TypeError, match=r"failed on one point of shape \(2,\)"):
+        ps.fit(p, ps.MLP((3, 4, 1), key=jax.random.PRNGKey(0)), steps=1, key=jax.random.PRNGKey(0))
 
 
 def test_chunks_compile_once():
     """The residual is traced a fixed number of times, however many chunks run."""
     calls = {"n": 0}
-    base = ps.get_problem("helmholtz", layers=(2, 6, 1))
+    base = ps.get_problem("helmholtz")
 
     def counting_residual(u, x):
         calls["n"] += 1
@@ -165,10 +160,10 @@ def test_chunks_compile_once():
     import dataclasses
 
     problem = dataclasses.replace(base, residual=counting_residual)
-    net = ps.MLP(problem.layers, key=jax.random.PRNGKey(0))
+    net = ps.MLP((2, 6, 1), key=jax.random.PRNGKey(0))
     traces = []
     for steps in (20, 60):
         calls["n"] = 0
-        ps.fit(problem, net, steps=steps, key=jax.random.PRNGKey(0), chunk_size=10, progress=False)
+        ps.fit(problem, net, steps=steps, key=jax.random.PRNGKey(0), chunk_size=10)
         traces.append(calls["n"])
     assert traces[0] == traces[1] > 0

@@ -49,6 +49,15 @@ def partial(u: PointFunction, i: int, order: int = 1) -> PointFunction:
 
     Returns:
         The point function $x\mapsto \partial^k u(x)/\partial x_i^k$, same output shape as $u$.
+
+    Example:
+        ```python
+        u = lambda x: jnp.sin(x[0]) * x[1] ** 2
+        x = jnp.array([0.0, 3.0])
+        ps.partial(u, 0)(x)                 # cos(x0) x1^2 = 9.0
+        ps.partial(u, 1, order=2)(x)        # 2 sin(x0) = 0.0
+        ps.partial(ps.partial(u, 0), 1)(x)  # mixed: 2 cos(x0) x1 = 6.0
+        ```
     """
     if order < 1:
         raise ValueError(f"`order` must be >= 1, got order = {order}.")
@@ -81,6 +90,17 @@ def laplacian(u: PointFunction, axes: tuple[int, ...] | None = None) -> PointFun
             component-wise).
         axes: the coordinates to sum over; all of them by default. Pass e.g.
             ``axes=(1,)`` for the spatial Laplacian of a function of $(t, x)$.
+
+    Returns:
+        The point function $x\mapsto\Delta u(x)$, same output shape as $u$.
+
+    Example:
+        ```python
+        u = lambda x: x[0] ** 2 + 3 * x[1] ** 2
+        ps.laplacian(u)(jnp.array([1.0, 2.0]))              # 2 + 6 = 8.0
+        # heat equation u_t = u_xx for points (t, x): the Laplacian over x only
+        residual = lambda u, x: ps.partial(u, 0)(x) - ps.laplacian(u, axes=(1,))(x)
+        ```
     """
 
     def lap(x: jax.Array) -> jax.Array:

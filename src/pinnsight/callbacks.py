@@ -138,7 +138,11 @@ class TensorBoard(Callback):
             if k == "step":
                 continue
             prefix, _, rest = k.partition("_")
-            tag = f"{prefix}/{rest}" if rest and prefix in ("loss", "lambda", "imbalance", "gmax", "gmean") else k
+            tag = (
+                f"{prefix}/{rest}"
+                if rest and prefix in ("loss", "lambda", "imbalance", "gmax", "gmean")
+                else k
+            )
             self.writer.add_scalar(tag, v, global_step=int(row["step"]))
 
     def on_end(self, ctx: FitContext, summary: dict[str, Any]) -> None:

@@ -3,7 +3,8 @@ r"""The training core: state, the compiled step, and `fit` — no files, no prin
 One step (PAPER §3, eq. 42, with a weight on every term), all inside ``jit``:
 
 1. points for the residual (from the sampler) and each condition (keys split in the step;
-   ``fixed_points=True`` reuses one key so every step sees the same points, as L-BFGS needs);
+   from step ``fixed_from`` on the key stops advancing, so every step sees the same points,
+   as L-BFGS needs);
 2. $\mathcal{L}_r$ and each group loss $\mathcal{L}_g$ with their gradients;
 3. the balancer's weights $\lambda_i$ for every term, from losses, gradients and, on
    demand, per-point NTK diagonals (`pinnsight.weighting.BalanceInputs`);
@@ -111,7 +112,7 @@ def make_step(
     sizes: Mapping[str, int],
     sampler: Sampler | None = None,
     *,
-    fixed_points: bool = False,
+    fixed_from: int | None = None,
 ) -> Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]:
     """The pure training step ``state -> (state, metrics)`` (jit it, or scan it).
 
@@ -124,8 +125,8 @@ def make_step(
 
     def step(state: TrainState):
         key, sub = jax.random.split(state.key)
-        if fixed_points:
-            key = state.key
+        if fixed_from is not None:  # stop advancing the key: the same points from then on
+            key = jnp.where(state.step >= fixed_from, state.key, key)
         pts = sample_points(problem, sub, sizes, lambda k, n: sampler.draw(state.sampler_state, k, n))
         point_weights = None
         if balancer.point_weights is not None:
@@ -249,7 +250,7 @@ def fit(
     sampler: Sampler | None = None,
     batch_size: int | Mapping[str, int] = 128,
     chunk_size: int = 500,
-    fixed_points: bool = False,
+    fixed_from: int | None = None,
     callbacks: Sequence[Callback] = (),
     state: TrainState | None = None,
 ) -> FitResult:
@@ -267,7 +268,7 @@ def fit(
     - ``sampler``: where the residual points come from (default `uniform`, the paper's);
     - ``batch_size``: points per sampler per step (one int, or per term name);
     - ``chunk_size``: steps per compiled `lax.scan` call; callbacks run between chunks;
-    - ``fixed_points``: draw the points once and keep them (for L-BFGS);
+    - ``fixed_from``: from this step on, keep the step's points fixed (for L-BFGS; 0: always);
     - ``callbacks``: `pinnsight.callbacks.Callback` objects (run folder, progress bar, ...);
     - ``state``: resume from this `TrainState` (its ``step`` counts towards ``steps``).
 
@@ -293,7 +294,9 @@ def fit(
     _, static = eqx.partition(net, eqx.is_inexact_array)
     if state is None:
         state = init_state(problem, net, optimizer, balancer, sampler, key)
-    step_fn = make_step(problem, net, optimizer, balancer, sizes, sampler, fixed_points=fixed_points)
+    if fixed_from is not None and int(fixed_from) < 0:
+        raise ValueError(f"`fixed_from` must be a step >= 0 or None, got fixed_from = {fixed_from}.")
+    step_fn = make_step(problem, net, optimizer, balancer, sizes, sampler, fixed_from=fixed_from)
     compiled = _compile(problem, static, step_fn, sampler, key, sizes)
     ctx = FitContext(problem, static, state, steps, sizes, key, done=int(state.step))
     return _loop(ctx, compiled, chunk_size, list(callbacks))

@@ -170,9 +170,7 @@ class StiffnessRecorder(_Recorder):
             net = eqx.combine(params, static)
 
             def sigma(w, residual=True):
-                return loss_max_eigenvalue(
-                    problem, net, pts, w, residual=residual, num_iters=iters, key=k_lz
-                )
+                return loss_max_eigenvalue(problem, net, pts, w, residual=residual, num_iters=iters, key=k_lz)
 
             out = {"sigma_max": sigma(weights)}
             if per_term:

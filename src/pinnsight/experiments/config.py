@@ -134,15 +134,23 @@ class SamplingSection(KindSection):
     batch_size: int | dict[str, int] = field(
         default=128, metadata={"doc": "points per term per step: one int, or {term: n}", "min": 1}
     )
+    fixed_from: int | None = field(
+        default=None,
+        metadata={"doc": "from this step on the points stay fixed (L-BFGS); none: never", "min": 0},
+    )
 
 
 @dataclass(frozen=True)
 class DiagnosticsSection:
     """What is recorded during training (`pinnsight.diagnostics`)."""
 
-    hist_steps: tuple[int, ...] = field(default=(), metadata={"doc": "steps of gradient histograms", "min": 0})
+    hist_steps: tuple[int, ...] = field(
+        default=(), metadata={"doc": "steps of gradient histograms", "min": 0}
+    )
     hist_bins: int = field(default=60, metadata={"doc": "bins per histogram", "min": 2, "max": 10_000})
-    stiffness_every: int = field(default=0, metadata={"doc": "steps between Hessian sigma_max (0: off)", "min": 0})
+    stiffness_every: int = field(
+        default=0, metadata={"doc": "steps between Hessian sigma_max (0: off)", "min": 0}
+    )
     stiffness_iters: int = field(default=20, metadata={"doc": "Lanczos iterations", "min": 1, "max": 1000})
     stiffness_terms: bool = field(default=False, metadata={"doc": "sigma_max of each term too"})
 
@@ -153,7 +161,9 @@ class RunSection:
 
     steps: int = field(default=40_000, metadata={"doc": "optimiser steps", "min": 1})
     seed: int = field(default=0, metadata={"doc": "seed of the initial network and the points", "min": 0})
-    chunk_size: int = field(default=500, metadata={"doc": "steps per compiled chunk", "min": 1, "max": 1_000_000})
+    chunk_size: int = field(
+        default=500, metadata={"doc": "steps per compiled chunk", "min": 1, "max": 1_000_000}
+    )
     x64: bool = field(default=False, metadata={"doc": "train in float64"})
 
 
@@ -177,7 +187,7 @@ def _check_field(section: str, f: dataclasses.Field, value: Any) -> Any:
     value = coerce(value, _annotation(section, f.name), where)
     lo, hi = f.metadata.get("min"), f.metadata.get("max")
     items = value.values() if isinstance(value, dict) else value if isinstance(value, tuple) else [value]
-    for v in items if lo is not None or hi is not None else ():
+    for v in (v for v in items if v is not None) if lo is not None or hi is not None else ():
         if (lo is not None and v < lo) or (hi is not None and v > hi):
             rule = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
             raise ValueError(f"`{where}` must be {rule}, got {where} = {value!r}.")
@@ -197,9 +207,7 @@ def section_options(section: str, kind: str) -> dict[str, Option]:
 
 def _check_kind(section: str, kind: str) -> None:
     if kind not in REGISTRIES[section]:
-        raise ValueError(
-            f"unknown {section}.kind {kind!r}; choose one of: {', '.join(REGISTRIES[section])}."
-        )
+        raise ValueError(f"unknown {section}.kind {kind!r}; choose one of: {', '.join(REGISTRIES[section])}.")
 
 
 def _check_option(section: str, kind: str, name: str, value: Any) -> Any:
@@ -211,7 +219,10 @@ def _check_option(section: str, kind: str, name: str, value: Any) -> Any:
         opts = section_options(section, other)
         if name in opts:
             return coerce(value, opts[name].annotation, f"{section}.{name}")
-    valid = sorted({n for k in REGISTRIES[section] for n in section_options(section, k)} | set(_fields(SECTIONS[section])))
+    valid = sorted(
+        {n for k in REGISTRIES[section] for n in section_options(section, k)}
+        | set(_fields(SECTIONS[section]))
+    )
     raise ValueError(f"unknown config key `{section}.{name}`; keys of [{section}]: {', '.join(valid)}.")
 
 
@@ -246,7 +257,7 @@ class RunConfig:
         for name, cls in SECTIONS.items():
             sec = getattr(self, name)
             for fname, f in _fields(cls).items():
-                if name != "problem" and not (fname == "layers" and sec.layers is None):
+                if name != "problem":
                     _check_field(name, f, getattr(sec, fname))
 
     # -- construction ------------------------------------------------------------------
@@ -261,12 +272,16 @@ class RunConfig:
         first, then the other values, so explicit values win."""
         tree = self.to_dict(resolved=False)
         values = {ALIASES.get(k, k): v for k, v in values.items()}
-        if "problem" in values:
-            tree["problem"] = {"name": values.pop("problem"), "params": {}}
-        if "problem.name" in values:
-            tree["problem"] = {"name": values.pop("problem.name"), "params": {}}
+        for key in ("problem", "problem.name"):
+            if key in values:
+                name = coerce(values.pop(key), str, "problem")
+                if name not in PROBLEMS:
+                    raise ValueError(
+                        f"unknown problem {name!r}; choose one of: {', '.join(sorted(PROBLEMS))}."
+                    )
+                tree["problem"] = {"name": name, "params": {}}
         if "recipe" in values:
-            tree["recipe"] = values.pop("recipe")
+            tree["recipe"] = coerce(values.pop("recipe"), str, "recipe")
             for key, v in _recipe(tree["recipe"]).items():
                 _assign(tree, key, v)
         pnames = problem_defaults(tree["problem"]["name"]) if tree["problem"]["name"] in PROBLEMS else {}
@@ -359,7 +374,7 @@ class RunConfig:
         return describe(self)
 
 
-def _recipe(name: Any) -> dict[str, Any]:
+def _recipe(name: str) -> dict[str, Any]:
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose one of: {', '.join(RECIPES)}.")
     return RECIPES[name]
@@ -390,16 +405,24 @@ def _assign(tree: dict[str, Any], key: str, value: Any, known_params=()) -> None
 def _make_section(name: str, cls_: type, values: dict[str, Any]):
     fields = _fields(cls_)
     kw: dict[str, Any] = {}
-    opts = dict(values.get("options", {}) or {}) if "options" in {f.name for f in dataclasses.fields(cls_)} else {}
+    opts = (
+        dict(values.get("options", {}) or {})
+        if "options" in {f.name for f in dataclasses.fields(cls_)}
+        else {}
+    )
     if not isinstance(opts, dict):
         raise ValueError(f"`{name}.options` must be a table, got {opts!r}.")
     for k, v in values.items():
         if k == "options":
             continue
         if k in fields:
-            kw[k] = v if name == "problem" and k == "params" else _check_field(name, fields[k], v) if not (
-                k == "layers" and v is None
-            ) else None
+            kw[k] = (
+                v
+                if name == "problem" and k == "params"
+                else _check_field(name, fields[k], v)
+                if not (k == "layers" and v is None)
+                else None
+            )
         elif name in REGISTRIES:
             opts[k] = v
         else:

@@ -12,7 +12,9 @@ __all__ = ["describe"]
 
 
 def _fmt(v: Any) -> str:
-    return json.dumps(v) if isinstance(v, str | dict) else repr(v) if not isinstance(v, bool) else str(v).lower()
+    return (
+        json.dumps(v) if isinstance(v, str | dict) else repr(v) if not isinstance(v, bool) else str(v).lower()
+    )
 
 
 def _line(key: str, value: Any, default: Any, doc: str) -> str:
@@ -42,7 +44,11 @@ def describe(cfg: RunConfig) -> str:
         if name in REGISTRIES:
             effective = cfg.options(name)
             for oname, opt in section_options(name, sec.kind).items():
-                lines.append(_line(f"{name}.{oname}", effective[oname], opt.default, opt.doc or f"option of {sec.kind}"))
+                lines.append(
+                    _line(
+                        f"{name}.{oname}", effective[oname], opt.default, opt.doc or f"option of {sec.kind}"
+                    )
+                )
             unused = sorted(set(sec.options) - set(effective))
             if unused:
                 lines.append(f"  # set but unused by {sec.kind}: {', '.join(unused)}")
@@ -59,4 +65,3 @@ def dataclasses_missing():
     import dataclasses
 
     return dataclasses.MISSING
-

@@ -84,7 +84,9 @@ def coerce(value: Any, annotation: Any, where: str) -> Any:
                 return coerce(value, opt, where)
             except ValueError as err:
                 errors.append(str(err))
-        raise ValueError(errors[0] if len(errors) == 1 else f"`{where}` = {value!r} fits none of: {annotation}.")
+        raise ValueError(
+            errors[0] if len(errors) == 1 else f"`{where}` = {value!r} fits none of: {annotation}."
+        )
     if annotation is bool:
         if isinstance(value, bool):
             return value
@@ -112,8 +114,12 @@ def coerce(value: Any, annotation: Any, where: str) -> Any:
             raise ValueError(f"`{where}` must be a table/dict, got {where} = {value!r}.")
         args = typing.get_args(annotation)
         if len(args) == 2:
-            return {coerce(k, args[0], where): coerce(v, args[1], f"{where}[{k!r}]") for k, v in value.items()}
+            return {
+                coerce(k, args[0], where): coerce(v, args[1], f"{where}[{k!r}]") for k, v in value.items()
+            }
         return dict(value)
     if annotation is Any or annotation is None:
         return value
-    raise ValueError(f"`{where}` has a type pinnsight cannot read from the command line: {_type_name(annotation)}.")
+    raise ValueError(
+        f"`{where}` has a type pinnsight cannot read from the command line: {_type_name(annotation)}."
+    )

@@ -26,7 +26,15 @@ from .compare import summarise
 from .config import RunConfig
 from .parallel import Job, finished_summary, run_many
 
-__all__ = ["reproduce", "PAPER", "SUITE", "SETTINGS", "paper_data_dir", "PAPER_DATA_ENV", "cavity_paper_metric"]
+__all__ = [
+    "reproduce",
+    "PAPER",
+    "SUITE",
+    "SETTINGS",
+    "paper_data_dir",
+    "PAPER_DATA_ENV",
+    "cavity_paper_metric",
+]
 
 SUITE: dict[str, tuple[str, ...]] = {
     "helmholtz": ("M1", "M2", "M3", "M4"),

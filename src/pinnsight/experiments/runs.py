@@ -10,6 +10,7 @@ import equinox as eqx
 import jax
 
 from ..callbacks import Callback, LambdaCallback, ProgressBar
+from ..losses import batch_sizes
 from ..problem import Problem
 from ..train import FitResult, fit
 from . import run_folder
@@ -37,8 +38,13 @@ def run(
         problem, net, key = build(config)
         balancer, optimizer = build_balancer(config), build_optimizer(config)
         sampler = build_sampler(config, problem)
+        batch_sizes(problem, config.sampling.batch_size)  # refused before any folder exists
         folder = run_folder.RunFolder.create(out_dir, overwrite=overwrite) if out_dir is not None else None
-        cbs: list[Callback] = [ProgressBar(disable=not progress), *build_recorders(config, out_dir), *callbacks]
+        cbs: list[Callback] = [
+            ProgressBar(disable=not progress),
+            *build_recorders(config, out_dir),
+            *callbacks,
+        ]
         if on_chunk is not None:
             cbs.append(LambdaCallback(on_chunk))
         if folder is not None:
@@ -53,6 +59,7 @@ def run(
             sampler=sampler,
             batch_size=config.sampling.batch_size,
             chunk_size=config.run.chunk_size,
+            fixed_from=config.sampling.fixed_from,
             callbacks=cbs,
         )
 

@@ -8,7 +8,15 @@ from .base import AbstractNetwork, check_network, glorot_normal, input_stats
 from .mlp import MLP
 from .modified_mlp import ModifiedMLP
 
-__all__ = ["AbstractNetwork", "check_network", "glorot_normal", "input_stats", "MLP", "ModifiedMLP", "NETWORKS"]
+__all__ = [
+    "AbstractNetwork",
+    "check_network",
+    "glorot_normal",
+    "input_stats",
+    "MLP",
+    "ModifiedMLP",
+    "NETWORKS",
+]
 
 NETWORKS = {"mlp": MLP, "modified_mlp": ModifiedMLP}
 """Network classes by config name: ``cls(layers, *, key, shift, scale)``."""

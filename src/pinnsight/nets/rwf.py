@@ -69,13 +69,16 @@ def _factorise(kernel: jax.Array, key: jax.Array, mu: float, sigma: float) -> tu
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3))
 def _dense_init(key: jax.Array, fan_in: int, fan_out: int, rwf: bool, mu: float, sigma: float):
-    """``(kernel, bias, log_scale)`` of a `Dense`, compiled once per shape."""
-    k_w, k_s = jax.random.split(key)
-    w = glorot_normal(k_w, fan_in, fan_out)
+    """``(kernel, bias, log_scale)`` of a `Dense`, compiled once per shape.
+
+    $W_0$ is ``glorot_normal(key, ...)``, exactly the kernel `MLP` draws from the same key;
+    $s$ comes from ``fold_in(key, 1)``.
+    """
+    w = glorot_normal(key, fan_in, fan_out)
     bias = jnp.zeros((fan_out,), w.dtype)
     if not rwf:
         return w, bias, None
-    s, v = _factorise(w, k_s, mu, sigma)
+    s, v = _factorise(w, jax.random.fold_in(key, 1), mu, sigma)
     return v, bias, s
 
 
@@ -88,7 +91,8 @@ class Dense(eqx.Module):
 
     Args:
         fan_in, fan_out: sizes.
-        key: PRNG key (Glorot-normal $W_0$, then $s$).
+        key: PRNG key: $W_0$ = ``glorot_normal(key, fan_in, fan_out)``, $s$ from
+            ``fold_in(key, 1)``.
         rwf: factorise the kernel.
         mu, sigma: mean and std of $s$ (used when ``rwf``).
     """
@@ -128,10 +132,10 @@ class RWFMLP(AbstractNetwork):
     $$ H^1 = \tanh(\tilde x W^1 + b^1),\ H^{k+1} = \tanh(H^k W^{k+1} + b^{k+1}),\
     f_\theta(x) = H^L W^{L+1} + b^{L+1},\qquad W^k = V^k\,\mathrm{diag}(e^{s^k}). $$
 
-    The $W^k_0$ are drawn exactly as `MLP` draws its kernels from the same ``key``
-    (``jax.random.split(key, n_layers)``), and the $s^k$ from ``fold_in(key, 1)``, so
-    ``RWFMLP(layers, key=k)`` computes the same function as ``MLP(layers, key=k)`` at
-    initialisation, to rounding. ``main_kernels()`` returns the $V^k$ (see module docstring).
+    Layer $k$ is a factorised `Dense` keyed by ``jax.random.split(key, n_layers)[k]``, the
+    key `MLP` draws its kernel $k$ from, so ``RWFMLP(layers, key=k)`` computes the same
+    function as ``MLP(layers, key=k)`` at initialisation, to rounding. ``main_kernels()``
+    returns the $V^k$ (see the module docstring); ``effective_kernels()`` the $W^k$.
 
     Args:
         layers: sizes ``(d, n_1, ..., n_L, m)``.
@@ -140,9 +144,7 @@ class RWFMLP(AbstractNetwork):
         mu, sigma: mean and std of the log-scales $s$ (default 1.0 and 0.1, as jaxpi).
     """
 
-    log_scales: tuple[jax.Array, ...]
-    kernels: tuple[jax.Array, ...]
-    biases: tuple[jax.Array, ...]
+    dense: tuple[Dense, ...]
     layers: tuple[int, ...] = eqx.field(static=True)
     shift: tuple[float, ...] = eqx.field(static=True)
     scale: tuple[float, ...] = eqx.field(static=True)
@@ -160,27 +162,23 @@ class RWFMLP(AbstractNetwork):
         self.layers = check_layers(layers)
         pairs = list(zip(self.layers[:-1], self.layers[1:], strict=True))
         keys = jax.random.split(key, len(pairs))
-        s_keys = jax.random.split(jax.random.fold_in(key, 1), len(pairs))
-        w0 = [glorot_normal(k, a, b) for k, (a, b) in zip(keys, pairs, strict=True)]
-        factors = [factorise(w, k, mu, sigma) for w, k in zip(w0, s_keys, strict=True)]
-        self.log_scales = tuple(s for s, _ in factors)
-        self.kernels = tuple(v for _, v in factors)
-        self.biases = tuple(jnp.zeros((b,), w0[0].dtype) for _, b in pairs)
+        self.dense = tuple(
+            Dense(a, b, key=k, rwf=True, mu=mu, sigma=sigma) for k, (a, b) in zip(keys, pairs, strict=True)
+        )
         d = self.layers[0]
         self.shift = tuple(shift) if shift is not None else (0.0,) * d
         self.scale = tuple(scale) if scale is not None else (1.0,) * d
 
     def effective_kernels(self) -> list[jax.Array]:
-        """The kernels $W^k = V^k\\,\\mathrm{diag}(e^{s^k})$ the network computes with."""
-        return [v * jnp.exp(s)[None, :] for s, v in zip(self.log_scales, self.kernels, strict=True)]
+        r"""The kernels $W^k = V^k\,\mathrm{diag}(e^{s^k})$ the network computes with."""
+        return [layer.weight() for layer in self.dense]
 
     def main_kernels(self) -> list[jax.Array]:
         """The trained matrices $V^k$ (leaves, so this works on a gradient pytree too)."""
-        return list(self.kernels)
+        return [layer.kernel for layer in self.dense]
 
     def __call__(self, x: jax.Array) -> jax.Array:
         h = normalise(x, self.shift, self.scale)
-        ws = self.effective_kernels()
-        for w, b in zip(ws[:-1], self.biases[:-1], strict=True):
-            h = jnp.tanh(h @ w + b)
-        return h @ ws[-1] + self.biases[-1]
+        for layer in self.dense[:-1]:
+            h = jnp.tanh(layer(h))
+        return self.dense[-1](h)

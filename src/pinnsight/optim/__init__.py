@@ -9,10 +9,27 @@ from collections.abc import Callable
 
 import optax
 
+from .recipes import adam_lbfgs, soap_optimizer
 from .schedules import paper_optimizer, paper_schedule
+from .soap import ScaleBySoapState, scale_by_soap, soap
 from .switch import SwitchState, switch_at
 
-__all__ = ["paper_optimizer", "paper_schedule", "switch_at", "SwitchState", "OPTIMIZERS"]
+__all__ = [
+    "paper_optimizer",
+    "paper_schedule",
+    "switch_at",
+    "SwitchState",
+    "soap",
+    "scale_by_soap",
+    "ScaleBySoapState",
+    "soap_optimizer",
+    "adam_lbfgs",
+    "OPTIMIZERS",
+]
 
-OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {"adam": paper_optimizer}
-"""Optimiser factories by config name."""
+OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
+    "adam": paper_optimizer,
+    "soap": soap_optimizer,
+    "adam_lbfgs": adam_lbfgs,
+}
+"""Optimiser factories by config name (keyword options of plain numbers)."""
