@@ -20,10 +20,10 @@ import jax
 from jax.flatten_util import ravel_pytree
 
 import pinnsight as ps
-from pinnsight.compare import default_hist_steps
 from pinnsight.diagnostics import loss_max_eigenvalue
+from pinnsight.experiments.build import build
+from pinnsight.experiments.compare import default_hist_steps
 from pinnsight.losses import batch_sizes, sample_points
-from pinnsight.runner import build
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=20)
     args = ap.parse_args()
 
-    cfg = ps.RunConfig(model="M1", steps=args.steps)
+    cfg = ps.RunConfig.create(recipe="M1", steps=args.steps)
     problem, net, _ = build(cfg)
     n_params = ravel_pytree(eqx.filter(net, eqx.is_inexact_array))[0].size
     sizes = batch_sizes(problem, 128)

@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10000)
     ap.add_argument("--set", nargs="*", default=[], dest="assignments")
     args = ap.parse_args()
-    base = ps.RunConfig(problem=args.problem, model=args.model, steps=args.steps)
+    base = ps.RunConfig.create(problem=args.problem, recipe=args.model, steps=args.steps)
     base = base.with_assignments(args.assignments)
     configs = {name: base.override(sampling=name) for name in ("uniform", "rad")}
     best = dict.fromkeys(configs, float("inf"))
@@ -39,8 +39,8 @@ def main() -> None:
         for name, cfg in configs.items():
             best[name] = min(best[name], timed_run(cfg))
     print(
-        f"# {args.problem} {args.model}, {args.steps} steps, chunk {base.chunk_size}, pool "
-        f"{base.rad_pool}; jax {jax.__version__}, {platform.machine()}"
+        f"# {args.problem} {args.model}, {args.steps} steps, chunk {base.run.chunk_size}, pool "
+        f"{base.options('sampling').get('pool', 8192)}; jax {jax.__version__}, {platform.machine()}"
     )
     for name, t in best.items():
         print(f"{name:8s} {args.steps / t:8.0f} steps/s  {t / best['uniform']:.3f}x uniform's time")

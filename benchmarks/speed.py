@@ -14,29 +14,21 @@ import json
 import platform
 import time
 
-import equinox as eqx
 import jax
-import jax.numpy as jnp
 
 import pinnsight as ps
+from pinnsight.experiments.build import build, build_balancer, build_optimizer, build_sampler
 from pinnsight.losses import batch_sizes
-from pinnsight.models import build_balancer
-from pinnsight.runner import build
-from pinnsight.train import TrainState, make_step, paper_optimizer
+from pinnsight.train import init_state, make_step
 
 
 def step_and_state(config: ps.RunConfig):
     """The pure training step of ``config`` and its initial `TrainState`."""
     problem, net, key = build(config)
-    balancer = build_balancer(config, problem)
-    opt = paper_optimizer()
-    params, static = eqx.partition(net, eqx.is_inexact_array)
-    sizes = batch_sizes(problem, config.batch_size)
-    step = make_step(problem, static, opt, balancer, sizes)
-    state = TrainState(
-        params, opt.init(params), balancer.init(problem.groups), key, jnp.asarray(0, jnp.int32)
-    )
-    return step, state
+    balancer, opt, sampler = build_balancer(config), build_optimizer(config), build_sampler(config, problem)
+    sizes = batch_sizes(problem, config.sampling.batch_size)
+    step = make_step(problem, net, opt, balancer, sizes, sampler)
+    return step, init_state(problem, net, opt, balancer, sampler, key)
 
 
 def best_rate(step, state, steps: int, chunk: int = 500, repeats: int = 3) -> float:
@@ -67,16 +59,16 @@ def main() -> None:
     ap.add_argument("--problem", default="helmholtz")
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--chunk", type=int, default=500)
-    ap.add_argument("--models", default="M1,M2,M3,M4")
+    ap.add_argument("--models", default="M1,M2,M3,M4", help="recipes, comma-separated")
     ap.add_argument("--set", nargs="*", default=[], dest="assignments")
     args = ap.parse_args()
-    base = ps.RunConfig(problem=args.problem).with_assignments(args.assignments)
+    base = ps.RunConfig.create(problem=args.problem).with_assignments(args.assignments)
     rates = {}
     for m in args.models.split(","):
-        rates[m] = throughput(base.override(model=m), args.steps, args.chunk)
+        rates[m] = throughput(base.override(recipe=m), args.steps, args.chunk)
     ref = rates.get("M1")
     print(
-        f"# {args.problem}, batch {base.batch_size}/sampler, chunk {args.chunk}, "
+        f"# {args.problem}, batch {base.sampling.batch_size}/sampler, chunk {args.chunk}, "
         f"{args.steps} timed steps (best of 3); jax {jax.__version__}, "
         f"{jax.devices()[0].platform}, {platform.processor() or platform.machine()}"
     )

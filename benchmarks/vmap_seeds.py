@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=3000)
     args = ap.parse_args()
-    config = ps.RunConfig(problem=args.problem, model=args.model)
+    config = ps.RunConfig.create(problem=args.problem, recipe=args.model)
     sts, step = states(config, args.seeds)
     single = best_rate(step, sts[0], args.steps)
     stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *sts)

@@ -17,8 +17,9 @@ problem = ps.Problem(
         for s in ("lo", "hi")
     },
     exact=exact,
-    layers=(2, 32, 32, 1),
 )
-net = ps.MLP(problem.layers, key=jax.random.PRNGKey(0), shift=(0.5, 0.5), scale=(0.29, 0.29))
-result = ps.fit(problem, net, ps.annealing(), steps=3000, key=jax.random.PRNGKey(1))
+net = ps.MLP((2, 32, 32, 1), key=jax.random.PRNGKey(0), shift=(0.5, 0.5), scale=(0.29, 0.29))
+result = ps.fit(
+    problem, net, ps.annealing(), steps=3000, key=jax.random.PRNGKey(1), callbacks=[ps.ProgressBar()]
+)
 print(f"relative L2 error: {result.summary['final_error']:.2e}")

@@ -22,14 +22,14 @@ def test_list(capsys):
     ("argv", "message"),
     [
         (["train", "nope"], "unknown problem 'nope'; choose one of: .*helmholtz"),
-        (["train", "helmholtz", "--model", "M9"], "unknown model 'M9'; choose one of: M1, M2"),
+        (["train", "helmholtz", "--model", "M9"], "unknown recipe 'M9'; choose one of: M1, M2"),
         (["train", "helmholtz", "--set", "foo=1"], "unknown config key 'foo'.*a2"),
-        (["train", "helmholtz", "--steps", "0"], "`steps` must be a positive integer"),
-        (["train", "helmholtz", "--steps", "-3"], "`steps` must be a positive integer"),
+        (["train", "helmholtz", "--steps", "0"], "`run.steps` must be >= 1"),
+        (["train", "helmholtz", "--steps", "-3"], "`run.steps` must be >= 1"),
         (["train", "helmholtz", "--set", "a2"], "expected key=value"),
         (["train", "helmholtz", "--set", "a2=abc"], "parameter `a2` of problem 'helmholtz' must be a number"),
         (["train", "cavity", "--set", "grid=1.5"], "parameter `grid` of problem 'cavity' must be an integer"),
-        (["compare", "helmholtz", "--models", "M1,M9"], "unknown model 'M9'"),
+        (["compare", "helmholtz", "--models", "M1,M9"], "unknown recipe 'M9'"),
     ],
 )
 def test_bad_input_gives_one_clear_error(argv, message, capsys, tmp_path):
@@ -64,7 +64,7 @@ def test_train_then_refuse_then_overwrite(tmp_path, capsys):
     for f in ("report.html", "fields.png", "losses.png", "lambdas.png", "summary.json"):
         assert (out / f).exists(), f
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["problem_params"] == {"a2": 2} and cfg["model"] == "M2"
+    assert cfg["problem"]["params"] == {"a2": 2} and cfg["recipe"] == "M2"
     assert main(args) == 2
     assert "already holds a run" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
@@ -76,7 +76,7 @@ def test_toml_config(tmp_path):
     out = tmp_path / "run"
     assert main(["train", "helmholtz", "--config", str(toml), "--quiet", "--out", str(out)]) == 0
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["steps"] == 20 and cfg["problem_params"] == {"a2": 1.0}
+    assert cfg["run"]["steps"] == 20 and cfg["problem"]["params"] == {"a2": 1.0}
 
 
 def test_compare_writes_table_figures_and_resumes(tmp_path, capsys):
@@ -155,10 +155,10 @@ def test_example_file_runs():
 
 def test_run_many_side_by_side_processes(tmp_path):
     """Two worker processes (spawned, single-threaded XLA) train two runs and report them."""
-    from pinnsight.batch import Job, run_many
-    from pinnsight.config import RunConfig
+    from pinnsight.experiments.config import RunConfig
+    from pinnsight.experiments.parallel import Job, run_many
 
-    base = RunConfig(steps=20, chunk_size=10, layers=(2, 6, 1))
+    base = RunConfig.create(steps=20, chunk_size=10, layers=(2, 6, 1))
     jobs = [Job(base.override(seed=s), tmp_path / f"s{s}") for s in (0, 1)]
     summaries = run_many(jobs, workers=2)
     assert [s["status"] for s in summaries] == ["finished", "finished"]

@@ -121,7 +121,7 @@ def test_cavity_solver_boundary_values_and_errors():
 
 
 def test_cavity_paper_metric_of_the_reference_itself_is_zero(tmp_path):
-    from pinnsight.reproduce import cavity_paper_metric
+    from pinnsight.experiments.reproduce import cavity_paper_metric
 
     rng = np.random.default_rng(0)
     u, v = rng.normal(size=(100, 100)), rng.normal(size=(100, 100))
@@ -134,7 +134,7 @@ def test_cavity_paper_metric_of_the_reference_itself_is_zero(tmp_path):
 
 
 def test_reproduce_skips_finished_runs(tmp_path):
-    from pinnsight.reproduce import reproduce
+    from pinnsight.experiments.reproduce import reproduce
 
     kw = dict(
         seeds=(0,),

@@ -55,18 +55,47 @@ def test_rad_training_refreshes_the_pool_from_the_residual():
 
 
 def test_sampling_and_batch_size_config_errors():
-    with pytest.raises(ValueError, match="unknown sampling 'gauss'"):
+    with pytest.raises(ValueError, match="unknown sampling.kind 'gauss'"):
         ps.RunConfig.create(sampling="gauss")
-    with pytest.raises(ValueError, match="rad_c > 0"):
+    with pytest.raises(ValueError, match=r"sampling.kind 'rad': need k >= 0 and c > 0"):
         ps.RunConfig.create(sampling="rad", rad_c=0.0)
-    with pytest.raises(ValueError, match=r"batch_size\['residual'\]"):
+    with pytest.raises(
+        ValueError, match=r"sampling\.batch_size` must be >= 1, got sampling\.batch_size = \{'residual': 0\}"
+    ):
         ps.RunConfig.create(batch_size={"residual": 0})
     parsed = ps.RunConfig.create().with_assignments(["batch_size={'residual': 512}", "sampling=rad"])
-    assert parsed.batch_size == {"residual": 512} and parsed.sampling == "rad"
+    assert parsed.sampling.batch_size == {"residual": 512} and parsed.sampling.kind == "rad"
     cfg = ps.RunConfig.create(batch_size={"residual": 64}, steps=2, chunk_size=2, layers=(2, 4, 1))
     assert ps.run(cfg, progress=False).summary["status"] == "finished"
     with pytest.raises(ValueError, match="unknown terms"):
         ps.run(cfg.override(batch_size={"interior": 64}), progress=False)
+
+
+def _as_written_by_0_1(cfg):
+    """The flat ``config.json`` pinnsight 0.1 wrote for ``cfg``, before it had sampling fields."""
+    return {
+        "problem": cfg.problem.name,
+        "model": cfg.recipe,
+        "steps": cfg.run.steps,
+        "seed": cfg.run.seed,
+        "batch_size": cfg.sampling.batch_size,
+        "layers": list(cfg.net.layers) if cfg.net.layers is not None else None,
+        "learning_rate": 0.001,
+        "decay_rate": 0.9,
+        "decay_steps": 1000,
+        "balance_every": 10,
+        "annealing_variant": "official",
+        "annealing_alpha": None,
+        "annealing_statistic": None,
+        "chunk_size": cfg.run.chunk_size,
+        "x64": cfg.run.x64,
+        "hist_steps": [],
+        "hist_bins": 60,
+        "stiffness_every": 0,
+        "stiffness_iters": 20,
+        "stiffness_terms": False,
+        "problem_params": dict(cfg.problem.params),
+    }
 
 
 def test_a_run_saved_before_new_config_fields_is_still_recognised(tmp_path):
@@ -74,9 +103,14 @@ def test_a_run_saved_before_new_config_fields_is_still_recognised(tmp_path):
     ps.run(cfg, tmp_path / "r", progress=False)
     path = tmp_path / "r" / "config.json"
     saved = json.loads(path.read_text())
-    for k in ("sampling", "rad_pool", "rad_k", "rad_c"):
-        saved.pop(k)  # as written by an older pinnsight
+    saved.pop("sampling")  # the section of the fields added since (kind, pool, k, c, ...)
+    saved.pop("resolved")
     path.write_text(json.dumps(saved))
+    assert finished_summary(Job(cfg, tmp_path / "r"))["status"] == "finished"
+    with pytest.raises(FileExistsError, match="different config"):
+        finished_summary(Job(cfg.override(sampling="rad"), tmp_path / "r"))
+    # the same run recorded in pinnsight 0.1's flat form
+    path.write_text(json.dumps(_as_written_by_0_1(cfg)))
     assert finished_summary(Job(cfg, tmp_path / "r"))["status"] == "finished"
     with pytest.raises(FileExistsError, match="different config"):
         finished_summary(Job(cfg.override(sampling="rad"), tmp_path / "r"))

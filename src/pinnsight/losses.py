@@ -117,7 +117,7 @@ def term_gradients(
 
 
 def group_losses(problem: Problem, losses: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
-    r"""$\mathcal{L}_r$ and each group's $\mathcal{L}_g = \sum_{c\in g}\mathcal{L}_c$ from per-condition losses."""
+    r"""$\mathcal{L}_r$ and each group's loss $\mathcal{L}_g = \sum_{c\in g}\mathcal{L}_c$."""
     out = {RESIDUAL: losses[RESIDUAL]}
     for g in problem.groups:
         out[g] = sum(losses[c] for c in problem.members(g))

@@ -71,7 +71,32 @@ class TrainState(NamedTuple):
 
 @dataclass
 class FitResult:
-    """What `fit` returns: the trained network, the logged history, a summary and the state."""
+    """What `fit` returns: the trained network, the logged history, a summary and the state.
+
+    Attributes:
+        net: the trained network (the type passed to `fit`, with the final parameters).
+        history: one array per logged quantity, one entry per chunk: ``"step"``, ``"loss"``
+            (the weighted total), ``"loss_<term>"`` (unweighted, for ``"residual"`` and each
+            condition), ``"lambda_<term>"``, ``"error"`` (relative L2 against the reference),
+            the gradient statistics ``"gmax_<term>"``, ``"gmean_<term>"`` and
+            ``"imbalance_<group>"``, and ``"wall_time"``, ``"steps_per_s"``.
+        summary: ``"problem"``, ``"status"`` (``"finished"``, ``"diverged"`` or
+            ``"interrupted"``), ``"steps"``, ``"start_step"``, ``"final_error"``,
+            ``"final_loss"``, ``"wall_time_s"``, ``"train_time_s"`` (compiled steps only),
+            ``"steps_per_s"`` and ``"final_lambda"`` (``{group: lambda}``).
+        state: the final `TrainState`; hand it back to `fit` (``state=``) to go on training.
+
+    Example:
+        ```python
+        result = ps.fit(problem, net, ps.annealing(), steps=2000, key=jax.random.PRNGKey(1))
+        result.summary["final_error"]        # relative L2 error after 2000 steps
+        result.history["error"]              # the error after every chunk (500 steps)
+        result.history["lambda_bc"]          # lambda of the group "bc", per chunk
+        # 1000 more steps from where it stopped (steps counts from step 0):
+        more = ps.fit(problem, net, ps.annealing(), steps=3000, key=jax.random.PRNGKey(1),
+                      state=result.state)
+        ```
+    """
 
     net: Any
     history: dict[str, np.ndarray]

@@ -21,7 +21,7 @@ import numpy as np
 from ..callbacks import Callback, FitContext
 from ..losses import RESIDUAL, sample_points, term_gradients
 from .hessian import loss_max_eigenvalue
-from .stats import LOG_RANGE, gradient_summary, layer_histograms
+from .stats import gradient_summary, layer_histograms
 
 __all__ = ["HistogramRecorder", "StiffnessRecorder", "DEFAULT_HIST_STEPS"]
 
@@ -61,8 +61,11 @@ class HistogramRecorder(_Recorder):
 
     Saved to ``out_dir/histograms.npz`` with arrays ``steps`` (S,), ``terms``,
     ``<term>/counts`` (S, L, B), ``<term>/edges`` (S, L, B+1), ``<term>/log_counts``
-    (S, L, B), ``log_edges`` (B+1,) and the `gradient_summary` scalars of the same
-    points as ``summary/<name>`` (S,).
+    (S, L, B), ``<term>/zero_counts`` (S, L) (exact zeros, in no log bin), ``log_edges``
+    (S, B+1) (the $\log_{10}|g|$ range of each step follows its data, see
+    `layer_histograms`) and the `gradient_summary` scalars of the same points as
+    ``summary/<name>`` (S,). Files written before the per-step range have ``log_edges``
+    (B+1,) and no ``zero_counts``; `pinnsight.report.plot_histograms` reads both.
     """
 
     def __init__(self, steps: Sequence[int], *, bins: int = 60, seed: int = 0, out_dir=None):
@@ -115,10 +118,10 @@ class HistogramRecorder(_Recorder):
         data: dict[str, np.ndarray] = {
             "steps": np.array([s for s, _ in self.records]),
             "terms": np.array(terms),
-            "log_edges": np.linspace(*LOG_RANGE, self.bins + 1),
+            "log_edges": np.stack([r[terms[0]]["log_edges"] for _, r in self.records]),
         }
         for t in terms:
-            for field in ("counts", "edges", "log_counts"):
+            for field in ("counts", "edges", "log_counts", "zero_counts"):
                 data[f"{t}/{field}"] = np.stack([r[t][field] for _, r in self.records])
         for k in self.summaries[0]:
             data[f"summary/{k}"] = np.array([s[k] for s in self.summaries])

@@ -98,8 +98,9 @@ def make_compare_report(out: Path, base: RunConfig, models, seeds, table) -> Pat
     ]
     params = ", ".join(f"{k}={v}" for k, v in (problem.params if problem else {}).items())
     text = (
-        f"Problem `{base.problem.name}` ({params}); {base.run.steps} steps, batch {base.sampling.batch_size} per "
-        f"sampler, seeds {list(seeds)}, optimiser `{base.optim.kind}`.\n\n"
+        f"Problem `{base.problem.name}` ({params}); {base.run.steps} steps, "
+        f"batch {base.sampling.batch_size} per sampler, seeds {list(seeds)}, "
+        f"optimiser `{base.optim.kind}`.\n\n"
         + report.format_table(header, rows)
     )
     failures = [f"{m}: {f}" for m, t in table.items() for f in t["failures"]]

@@ -31,7 +31,7 @@ from typing import Any
 
 from ..nets import NETWORKS
 from ..optim import OPTIMIZERS
-from ..problems import PROBLEMS, check_params, problem_defaults
+from ..problems import PROBLEMS, check_params, get_problem, problem_defaults
 from ..sampling import SAMPLERS
 from ..weighting import BALANCERS
 from .options import Option, coerce, factory_options
@@ -259,6 +259,8 @@ class RunConfig:
             for fname, f in _fields(cls).items():
                 if name != "problem":
                     _check_field(name, f, getattr(sec, fname))
+        for name in ("optim", "weighting", "sampling"):
+            _check_ranges(self, name)
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -372,6 +374,20 @@ class RunConfig:
         from .describe import describe
 
         return describe(self)
+
+
+def _check_ranges(config: RunConfig, section: str) -> None:
+    """The ranges of a kind's options are its factory's own checks: call the factory once
+    (cheap: these build closures, no arrays) so a bad value is refused when the tree is made.
+    Networks are left to `build_net` (building one allocates its weights)."""
+    kind = getattr(config, section).kind
+    args = ()
+    if section == "sampling":  # a sampler's factory takes the domain first
+        args = (get_problem(config.problem.name, **config.problem.params).domain,)
+    try:
+        REGISTRIES[section][kind](*args, **config.options(section))
+    except ValueError as err:
+        raise ValueError(f"{section}.kind {kind!r}: {err}") from None
 
 
 def _recipe(name: str) -> dict[str, Any]:

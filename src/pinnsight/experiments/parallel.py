@@ -64,9 +64,16 @@ def _saved_config(path: Path) -> dict[str, Any] | None:
 
 
 def _normalised(config: RunConfig) -> dict[str, Any]:
+    """The tree with each kind's *effective* options and the effective layers, so that a
+    config naming a default explicitly (as every 0.1 flat config does) equals the same run's
+    tree that leaves it out."""
     import json
 
-    return json.loads(json.dumps(config.to_dict(resolved=False), default=list))
+    tree = config.to_dict(resolved=True)
+    for name, opts in tree.pop("resolved").items():
+        tree[name]["options"] = opts
+    tree["net"]["layers"] = tree["net"]["options"].pop("layers")
+    return json.loads(json.dumps(tree, default=list))
 
 
 def _pin_worker(counter, cores: list[int]) -> None:

@@ -65,7 +65,28 @@ def run(
 
 
 def load_run(path: str | Path) -> tuple[RunConfig, Problem, Any]:
-    """``(config, problem, net)`` of a run folder, the network loaded from ``model.eqx``."""
+    """``(config, problem, net)`` of a run folder, the network loaded from ``model.eqx``.
+
+    The config is read from ``config.json`` and the problem and network are rebuilt from it
+    (in float64 if the run was), so the folder alone is enough to evaluate the trained model.
+
+    Args:
+        path: a run folder written by `run` (``pinnsight train`` writes one too).
+
+    Returns:
+        The `RunConfig`, the `Problem` and the trained network.
+
+    Raises:
+        FileNotFoundError: ``path`` has no ``config.json`` or ``model.eqx``.
+
+    Example:
+        ```python
+        config, problem, net = ps.load_run("runs/helmholtz-M4-seed0")
+        ref = problem.reference_data                   # exact solution on the evaluation grid
+        pred = problem.observe(net, ref.points)        # network output there, shape (N, k)
+        config.recipe, config.run.steps                # ("M4", 40000)
+        ```
+    """
     p = Path(path)
     if not (p / "config.json").exists() or not (p / "model.eqx").exists():
         raise FileNotFoundError(f"{p} is not a run folder (no config.json and model.eqx).")

@@ -5,8 +5,11 @@ and the CLI use).
 """
 
 from .base import AbstractNetwork, check_network, glorot_normal, input_stats
+from .fourier import FourierEmbedding, FourierMLP
 from .mlp import MLP
 from .modified_mlp import ModifiedMLP
+from .pirate import PirateNet, physics_informed_init
+from .rwf import RWFMLP, Dense, factorise
 
 __all__ = [
     "AbstractNetwork",
@@ -15,8 +18,21 @@ __all__ = [
     "input_stats",
     "MLP",
     "ModifiedMLP",
+    "FourierMLP",
+    "FourierEmbedding",
+    "RWFMLP",
+    "Dense",
+    "factorise",
+    "PirateNet",
+    "physics_informed_init",
     "NETWORKS",
 ]
 
-NETWORKS = {"mlp": MLP, "modified_mlp": ModifiedMLP}
-"""Network classes by config name: ``cls(layers, *, key, shift, scale)``."""
+NETWORKS = {
+    "mlp": MLP,
+    "modified_mlp": ModifiedMLP,
+    "fourier_mlp": FourierMLP,
+    "rwf_mlp": RWFMLP,
+    "pirate": PirateNet,
+}
+"""Network classes by config name: ``cls(layers, *, key, shift, scale, **options)``."""

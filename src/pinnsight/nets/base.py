@@ -34,11 +34,15 @@ class AbstractNetwork(eqx.Module):
 
     @abc.abstractmethod
     def __call__(self, x: jax.Array) -> jax.Array:
-        """The output $f_\theta(x)$, shape ``(m,)``, of one point ``x`` of shape ``(d,)``."""
+        r"""The output $f_\theta(x)$, shape ``(m,)``, of one point ``x`` of shape ``(d,)``."""
 
     @abc.abstractmethod
     def main_kernels(self) -> list[jax.Array]:
-        """The weight matrices whose gradient statistics balancers and diagnostics use."""
+        """The weight matrices whose gradient statistics balancers and diagnostics use.
+
+        It must *select* array leaves (no arithmetic): pinnsight calls it on gradient
+        pytrees of the same structure to get the kernels' gradients.
+        """
 
 
 def check_network(net, in_dim: int, out_dim: int) -> None:

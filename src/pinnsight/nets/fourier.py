@@ -56,14 +56,14 @@ def check_periodic(periodic, in_size: int) -> tuple[tuple[int, float], ...]:
     )
     items = periodic.items() if isinstance(periodic, Mapping) else periodic
     try:
-        pairs = tuple((int(a), float(p)) for a, p in items)
+        pairs = tuple((float(a), float(p)) for a, p in items)
     except (TypeError, ValueError):
         raise ValueError(f"{rule}; got periodic = {periodic!r}.") from None
     axes = [a for a, _ in pairs]
-    valid = all(0 <= a < in_size and p > 0 and math.isfinite(p) for a, p in pairs)
+    valid = all(a.is_integer() and 0 <= a < in_size and p > 0 and math.isfinite(p) for a, p in pairs)
     if not valid or len(set(axes)) != len(axes):
         raise ValueError(f"{rule}; got periodic = {periodic!r}.")
-    return tuple(sorted(pairs))
+    return tuple(sorted((int(a), p) for a, p in pairs))
 
 
 def _input_constants(shift, scale, in_size: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -108,7 +108,7 @@ class FourierEmbedding(eqx.Module):
         key: jax.Array,
         embed_dim: int = 256,
         sigma: float = 1.0,
-        periodic: Sequence[tuple[int, float]] = (),
+        periodic: Sequence[tuple[int, float]] | Mapping[int, float] = (),
         shift: Sequence[float] | None = None,
         scale: Sequence[float] | None = None,
     ):
@@ -193,7 +193,7 @@ class FourierMLP(AbstractNetwork):
         scale: Sequence[float] | None = None,
         sigma: float = 1.0,
         embed_dim: int = 256,
-        periodic: Sequence[tuple[int, float]] = (),
+        periodic: Sequence[tuple[int, float]] | Mapping[int, float] = (),
     ):
         self.layers = check_layers(layers)
         k_emb, k_main = jax.random.split(key)

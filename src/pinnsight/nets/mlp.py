@@ -20,7 +20,9 @@ class MLP(AbstractNetwork):
     Args:
         layers: sizes ``(d, n_1, ..., n_L, m)``.
         key: PRNG key for the kernels.
-        shift, scale: input normalisation $\mu, \sigma$ (length $d$); default 0 and 1.
+        shift (Sequence[float] | None): input shift $\mu$ (length $d$); default 0.
+        scale (Sequence[float] | None): input scale $\sigma$ (length $d$); default 1. The network sees
+            $\tilde x = (x - \mu)/\sigma$.
     """
 
     kernels: tuple[jax.Array, ...]

@@ -15,6 +15,7 @@ class ModifiedMLP(AbstractNetwork):
     r"""The modified MLP of M3/M4 (PAPER §4, eqs. 43–47), as the official code builds it.
 
     $$ U = \tanh(\tilde x W^u + b^u),\quad V = \tanh(\tilde x W^v + b^v),\quad H^1=\tilde x,$$
+
     $$ Z^k = \tanh(H^k W^k + b^k),\quad H^{k+1} = Z^k\odot U + (1-Z^k)\odot V,\quad
     k = 1..L,\qquad f_\theta(x) = H^{L+1} W^{L+1} + b^{L+1}. $$
 
@@ -28,7 +29,8 @@ class ModifiedMLP(AbstractNetwork):
     Args:
         layers: sizes ``(d, n, ..., n, m)``.
         key: PRNG key.
-        shift, scale: input normalisation $\mu, \sigma$.
+        shift (Sequence[float] | None): input shift $\mu$ (length $d$); default 0.
+        scale (Sequence[float] | None): input scale $\sigma$ (length $d$); default 1.
     """
 
     kernels: tuple[jax.Array, ...]

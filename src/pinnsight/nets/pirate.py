@@ -9,7 +9,9 @@ U = \tanh(\Phi W^u + b^u),\quad V = \tanh(\Phi W^v + b^v),\quad x^{(1)} = \Phi, 
 and for each residual block $l = 1..L$:
 
 $$ f = \tanh(x^{(l)} W^{l}_1 + b^{l}_1),\quad z_1 = f\odot U + (1-f)\odot V, $$
+
 $$ g = \tanh(z_1 W^{l}_2 + b^{l}_2),\quad z_2 = g\odot U + (1-g)\odot V, $$
+
 $$ h = \tanh(z_2 W^{l}_3 + b^{l}_3),\quad x^{(l+1)} = \alpha_l h + (1-\alpha_l)\,x^{(l)}, $$
 
 $$ f_\theta(x) = x^{(L+1)} W^\text{out} + b^\text{out}. $$
@@ -23,7 +25,7 @@ at zero, kernels Glorot-normal, as in jaxpi.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import equinox as eqx
 import jax
@@ -93,7 +95,7 @@ class PirateNet(AbstractNetwork):
         scale: Sequence[float] | None = None,
         sigma: float = 1.0,
         embed_dim: int | None = None,
-        periodic: Sequence[tuple[int, float]] = (),
+        periodic: Sequence[tuple[int, float]] | Mapping[int, float] = (),
         rwf: bool = True,
         rwf_mu: float = 1.0,
         rwf_sigma: float = 0.1,

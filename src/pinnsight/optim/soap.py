@@ -32,13 +32,14 @@ when negative). `scale_by_soap` returns $N_t$; `soap` turns it into $\Delta W = 
   refreshed by one step of power iteration followed by QR (not ``eigh``), for each factor
   $S\in\{L, R\}$ with basis $Q$:
 
-  $$ \lambda_j = (Q^\top S Q)_{jj}, \quad \pi = \operatorname{argsort}_{\downarrow}(\lambda), \quad
-     Q \leftarrow \operatorname{qr}\big(S\,Q_{:,\pi}\big)_Q, \quad
-     V \leftarrow V \text{ with that axis permuted by } \pi. $$
+    $$ \lambda_j = (Q^\top S Q)_{jj}, \quad \pi = \operatorname{argsort}_{\downarrow}(\lambda), \quad
+       Q \leftarrow \operatorname{qr}\big(S\,Q_{:,\pi}\big)_Q, \quad
+       V \leftarrow V \text{ with that axis permuted by } \pi. $$
 
-  $V$ is thus re-expressed in the new basis only by this re-ordering of its rows/columns (the
-  official simplification: the new columns of $Q$ are close to the old, re-ordered ones), not by
-  a full change of basis, which a diagonal $V$ cannot represent anyway.
+    $V$ is thus re-expressed in the new basis only by this re-ordering of its rows/columns (the
+    official simplification: the new columns of $Q$ are close to the old, re-ordered ones), not
+    by a full change of basis, which a diagonal $V$ cannot represent anyway.
+
 - **Fallback to Adam.** Parameters with fewer than two axes (biases, scalars) and every axis
   longer than ``max_precond_dim`` keep the identity basis along that axis (no statistic is
   stored); a parameter with no preconditioned axis gets plain bias-corrected Adam (the official
@@ -305,12 +306,12 @@ def soap(
 
     $\Delta W = -\eta_t\,(N_t + \lambda W)$ with $N_t$ from `scale_by_soap` (zero on the first
     call, apart from the weight decay). The official defaults are ``b1 = b2 = 0.95``,
-    ``precondition_frequency = 10``.
+    ``precondition_frequency = 10``. The arguments ``b1``, ``b2``, ``shampoo_beta``, ``eps``,
+    ``precondition_frequency``, ``max_precond_dim`` and ``precondition_1d`` are those of
+    `scale_by_soap`.
 
     Args:
         learning_rate: $\eta$, a positive float (or scalar array) or an optax schedule of the step.
-        b1, b2, shampoo_beta, eps, precondition_frequency, max_precond_dim, precondition_1d: see
-            `scale_by_soap`.
         weight_decay: $\lambda \ge 0$, decoupled (AdamW-style); 0 disables it.
 
     Returns:

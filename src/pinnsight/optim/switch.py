@@ -32,7 +32,9 @@ def switch_at(
     """``first`` for steps ``0 .. step-1``, then ``second``.
 
     Args:
-        first, second: optax transformations (extra-args ones such as `optax.lbfgs` included).
+        first: the optax transformation of the steps before ``step`` (extra-args ones such
+            as `optax.lbfgs` included).
+        second: the optax transformation from ``step`` on (likewise).
         step: the first step of ``second`` (>= 0).
     """
     if int(step) != step or step < 0:

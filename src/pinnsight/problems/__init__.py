@@ -91,7 +91,8 @@ def _check_rule(problem: str, key: str, value: Any, rule: Any) -> None:
         )
     if isinstance(rule, tuple) and not rule[0] <= value <= rule[1]:
         raise ValueError(
-            f"parameter `{key}` of problem {problem!r} must be in [{rule[0]}, {rule[1]}], got {key} = {value!r}."
+            f"parameter `{key}` of problem {problem!r} must be in [{rule[0]}, {rule[1]}], "
+            f"got {key} = {value!r}."
         )
 
 

@@ -132,9 +132,29 @@ def plot_error_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], pa
 
 
 def _density(counts: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bin centres and the density of ``counts`` on ``edges`` (integrates to 1 over the binned values)."""
+    counts, edges = np.asarray(counts, dtype=float), np.asarray(edges, dtype=float)
     widths = np.diff(edges)
     dens = counts / max(counts.sum(), 1) / np.where(widths > 0, widths, 1.0)
     return 0.5 * (edges[1:] + edges[:-1]), dens
+
+
+def _log_edges(data: Mapping[str, np.ndarray], step_index: int) -> np.ndarray:
+    r"""The $\log_{10}|g|$ edges of a step: ``log_edges`` is (S, B+1), per step, or (B+1,) in old files."""
+    edges = np.asarray(data["log_edges"])
+    return edges if edges.ndim == 1 else edges[step_index]
+
+
+def _log_label(data: Mapping[str, np.ndarray], t: str, step_index: int, l: int) -> str:
+    """The term's label, with the share of exact zeros (in no log bin) when there are any."""
+    label = _term_label(t)
+    key = f"{t}/zero_counts"
+    if key in data:
+        zeros = int(data[key][step_index, l])
+        total = zeros + int(np.sum(data[f"{t}/log_counts"][step_index, l]))
+        if zeros:
+            label += f" ({zeros / max(total, 1):.0%} zero)"
+    return label
 
 
 def plot_histograms(
@@ -149,40 +169,56 @@ def plot_histograms(
     r"""The paper's figure: one panel per layer, gradient densities of each term overlaid.
 
     With ``log=True`` the x axis is $\log_{10}|\nabla_W\mathcal{L}|$ (reads better when one
-    term is a spike at zero); otherwise the signed values on a shared symmetric range.
+    term is a spike at zero) over the range the nonzero gradients of the step cover (exact
+    zeros are in no bin: their share is in the legend); otherwise the signed values on a
+    shared symmetric range. Reads ``log_edges`` per step (S, B+1) or, from old files, (B+1,).
     """
     all_terms = [str(t) for t in data["terms"]]
     if terms is None:
         terms = ["residual"] + [t for t in all_terms if t.endswith("_weighted")]
     n_layers = data[f"{terms[0]}/counts"].shape[1]
     step = int(data["steps"][step_index])
+    log_edges = _log_edges(data, step_index) if log else None
     fig, axes = plt.subplots(1, n_layers, figsize=(3.3 * n_layers, 3.0), squeeze=False)
     for l, ax in enumerate(axes[0]):
         for t in terms:
             if log:
-                c, e = data[f"{t}/log_counts"][step_index, l], data["log_edges"]
+                c, e = data[f"{t}/log_counts"][step_index, l], log_edges
+                label = _log_label(data, t, step_index, l)
             else:
                 c, e = data[f"{t}/counts"][step_index, l], data[f"{t}/edges"][step_index, l]
+                label = _term_label(t)
             x, dens = _density(c, e)
-            ax.plot(x, dens, label=_term_label(t))
+            ax.plot(x, dens, label=label)
             ax.fill_between(x, dens, alpha=0.2)
         ax.set_title(f"layer {l + 1}")
         ax.set_xlabel(r"$\log_{10}|\nabla_W \mathcal{L}|$" if log else r"$\nabla_W \mathcal{L}$")
         if l == 0:
             ax.set_ylabel("density")
+        if l == 0 or _has_zero_share(ax):
             ax.legend(fontsize=8)
     if log:
-        counts = [data[f"{t}/log_counts"][step_index, l] for t in terms for l in range(n_layers)]
-        _crop_to_support(axes[0], counts, data["log_edges"])
+        pairs = [(data[f"{t}/log_counts"][step_index, l], log_edges) for t in terms for l in range(n_layers)]
+        _crop_to_support(axes[0], pairs)
     fig.suptitle(f"{title} gradients at step {step}".strip())
     return _save(fig, Path(path))
 
 
-def _crop_to_support(axes, datasets_counts, edges) -> None:
-    support = np.nonzero(np.sum(datasets_counts, axis=0) > 0)[0]
-    if support.size:
-        lo = edges[max(support[0] - 1, 0)]
-        hi = edges[min(support[-1] + 2, len(edges) - 1)]
+def _has_zero_share(ax) -> bool:
+    """Whether a line of ``ax`` carries a share of zeros (then each panel shows its legend)."""
+    return any(line.get_label().endswith(" zero)") for line in ax.get_lines())
+
+
+def _crop_to_support(axes, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Set the x range of ``axes`` to the bins holding data, over all ``(counts, edges)`` pairs
+    (the edges may differ between pairs, e.g. two runs)."""
+    lo, hi = np.inf, -np.inf
+    for counts, edges in pairs:
+        support = np.nonzero(np.asarray(counts) > 0)[0]
+        if support.size:
+            lo = min(lo, float(edges[support[0]]))
+            hi = max(hi, float(edges[support[-1] + 1]))
+    if hi > lo:
         for ax in axes:
             ax.set_xlim(lo, hi)
 
@@ -201,30 +237,29 @@ def plot_histogram_pair(
     *,
     step_index: int = -1,
 ) -> Path:
-    """Histograms of several runs (e.g. M1 vs M2) in rows, one panel per layer."""
+    r"""Histograms of several runs (e.g. M1 vs M2) in rows, one panel per layer, on one
+    $\log_{10}|g|$ axis covering the data of all of them (each run binned on its own edges)."""
     rows = len(datasets)
     first = next(iter(datasets.values()))
     n_layers = first["residual/counts"].shape[1]
     fig, axes = plt.subplots(rows, n_layers, figsize=(3.3 * n_layers, 2.9 * rows), squeeze=False)
+    pairs = []
     for r, (label, data) in enumerate(datasets.items()):
         terms = ["residual"] + [str(t) for t in data["terms"] if str(t).endswith("_weighted")]
+        edges = _log_edges(data, step_index)
         for l in range(n_layers):
             ax = axes[r, l]
             for t in terms:
-                x, dens = _density(data[f"{t}/log_counts"][step_index, l], data["log_edges"])
-                ax.plot(x, dens, label=_term_label(t))
+                counts = data[f"{t}/log_counts"][step_index, l]
+                pairs.append((counts, edges))
+                x, dens = _density(counts, edges)
+                ax.plot(x, dens, label=_log_label(data, t, step_index, l))
                 ax.fill_between(x, dens, alpha=0.2)
             ax.set_title(f"{label}, layer {l + 1}, step {int(data['steps'][step_index])}")
             ax.set_xlabel(r"$\log_{10}|\nabla_W\mathcal{L}|$")
-            if l == 0:
+            if l == 0 or _has_zero_share(ax):
                 ax.legend(fontsize=8)
-    counts = [
-        d[f"{t}/log_counts"][step_index, l]
-        for d in datasets.values()
-        for t in d["terms"]
-        for l in range(n_layers)
-    ]
-    _crop_to_support(axes.ravel(), counts, first["log_edges"])
+    _crop_to_support(axes.ravel(), pairs)
     return _save(fig, Path(path))
 
 

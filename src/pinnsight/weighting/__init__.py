@@ -8,7 +8,12 @@ from collections.abc import Callable
 
 from .annealing import AnnealingState, annealing
 from .base import RESIDUAL, BalanceInputs, Balancer, gradient_statistics
+from .causal import CausalState, causal
 from .fixed import FixedState, fixed
+from .grad_norm import GradNormState, grad_norm
+from .ntk import NTKState, ntk_trace
+from .relobralo import ReLoBRaLoState, relobralo
+from .softadapt import SoftAdaptState, softadapt
 
 __all__ = [
     "Balancer",
@@ -19,8 +24,26 @@ __all__ = [
     "FixedState",
     "annealing",
     "AnnealingState",
+    "grad_norm",
+    "GradNormState",
+    "ntk_trace",
+    "NTKState",
+    "relobralo",
+    "ReLoBRaLoState",
+    "softadapt",
+    "SoftAdaptState",
+    "causal",
+    "CausalState",
     "BALANCERS",
 ]
 
-BALANCERS: dict[str, Callable[..., Balancer]] = {"fixed": fixed, "annealing": annealing}
+BALANCERS: dict[str, Callable[..., Balancer]] = {
+    "fixed": fixed,
+    "annealing": annealing,
+    "grad_norm": grad_norm,
+    "ntk": ntk_trace,
+    "relobralo": relobralo,
+    "softadapt": softadapt,
+    "causal": causal,
+}
 """Balancer factories by config name."""
