@@ -100,8 +100,7 @@ def make_compare_report(out: Path, base: RunConfig, models, seeds, table) -> Pat
     text = (
         f"Problem `{base.problem.name}` ({params}); {base.run.steps} steps, "
         f"batch {base.sampling.batch_size} per sampler, seeds {list(seeds)}, "
-        f"optimiser `{base.optim.kind}`.\n\n"
-        + report.format_table(header, rows)
+        f"optimiser `{base.optim.kind}`.\n\n" + report.format_table(header, rows)
     )
     failures = [f"{m}: {f}" for m, t in table.items() for f in t["failures"]]
     if failures:
