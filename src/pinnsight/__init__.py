@@ -19,10 +19,12 @@ from . import sampling as sampling
 from . import weighting as weighting
 from .autodiff import grad, hessian, laplacian, partial
 from .callbacks import Callback, FitContext, ProgressBar, TensorBoard
+from .coefficients import Coefficient
 from .experiments.config import MODELS, RECIPES, RunConfig
 from .experiments.runs import load_run, run
 from .geometry import Box
 from .nets import MLP, AbstractNetwork, ModifiedMLP
+from .observations import Observations
 from .optim import paper_optimizer, switch_at
 from .problem import Condition, Problem, Reference
 from .problems import PROBLEMS, get_problem
@@ -36,6 +38,8 @@ __all__ = [
     "Condition",
     "Problem",
     "Reference",
+    "Observations",
+    "Coefficient",
     "AbstractNetwork",
     "MLP",
     "ModifiedMLP",

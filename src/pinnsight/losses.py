@@ -180,17 +180,19 @@ def ntk_diagonal(problem: Problem, static, params, points: Mapping[str, jax.Arra
 
     def diag(fn, pts):
         def one(x):
-            jac = jax.jacrev(lambda p: fn(problem.point_function(eqx.combine(p, static)), x))(params)
+            jac = jax.jacrev(lambda p: fn(eqx.combine(p, static), x))(params)
             return sum(jnp.sum(leaf**2) for leaf in jax.tree_util.tree_leaves(jac))
 
-        return jax.vmap(one)(pts)
+        return jax.vmap(one)(pts)  # a point is one row of the term's own points, whatever its width
 
     if term == RESIDUAL:
-        return diag(lambda u, x: jnp.atleast_1d(problem.residual(u, x)), points[RESIDUAL])
+        return diag(lambda net, x: problem.residual_function(net)(x), points[RESIDUAL])
     parts = []
     for c in problem.members(term):
         misfit = problem.conditions[c].misfit
-        parts.append(diag(lambda u, x, m=misfit: jnp.atleast_1d(m(u, x)), points[c]))
+        parts.append(
+            diag(lambda net, x, m=misfit: jnp.atleast_1d(m(problem.point_function(net), x)), points[c])
+        )
     return jnp.concatenate(parts)
 
 

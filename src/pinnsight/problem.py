@@ -14,6 +14,11 @@ output ``u(x)`` returns a scalar; with several outputs it returns a vector ``(m,
 
 Constraints are grouped for the loss weights: all constraints in one ``group``
 share one $\lambda$ (Helmholtz: the four edges, one $\lambda$).
+
+An inverse problem declares unknown ``coefficients`` of the PDE (`Coefficient`); its
+residual is then ``residual(u, x, c)`` with ``c = {name: value}``, and the coefficients
+train with the network (`pinnsight.coefficients`). Measurements enter as a constraint
+term, `pinnsight.Observations`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .coefficients import Coefficient, WithCoefficients
 from .geometry import Box
 
 __all__ = ["Condition", "Problem", "Reference"]
@@ -40,7 +46,9 @@ class Condition:
     r"""One constraint term $m(u, x) = 0$ for $x$ drawn from ``where``.
 
     Args:
-        where: a `Box` (its uniform sampler is used) or any function ``(key, n) -> (n, d)``.
+        where: a `Box` (its uniform sampler is used) or any function ``(key, n) -> (n, p)``;
+            a point is usually ``(d,)``, but may carry more (`Observations`: ``(d + k,)``,
+            the point and its measured values); ``misfit`` receives one such row.
         misfit: ``misfit(u, x)`` returning a scalar or a vector whose squared norm is
             averaged over the points, e.g. ``lambda u, x: u(x) - g(x)`` for Dirichlet data.
         group: the loss-weight group; defaults to the condition's own name.
@@ -51,10 +59,18 @@ class Condition:
     group: str | None = None
 
     def sample(self, key: jax.Array, n: int) -> jax.Array:
-        """``n`` points for this condition, shape ``(n, d)``."""
+        """``n`` points for this condition, shape ``(n, p)`` (``p = d`` for a `Box`)."""
         if isinstance(self.where, Box):
             return self.where.sample(key, n)
         return self.where(key, n)
+
+    def point_shape(self) -> tuple[int, ...]:
+        """The shape of one of this condition's points (what ``misfit`` receives)."""
+        out = jax.eval_shape(lambda k: self.sample(k, 1), jax.random.PRNGKey(0))
+        return tuple(out.shape[1:])
+
+    def check_domain(self, domain: Box, name: str) -> None:
+        """Raise a ValueError when this condition does not fit ``domain`` (checked by `Problem`)."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +108,9 @@ class Problem:
     - ``name``: short name (used in folders and reports).
     - ``domain``: the `Box` where residual points are drawn uniformly.
     - ``residual``: ``residual(u, x)`` $= r(x)$, scalar or vector; zero for the solution.
-    - ``conditions``: ``{name: Condition}``, the constraint terms.
+    - ``conditions``: ``{name: Condition}``, the constraint terms (`Observations` included).
+    - ``coefficients``: ``{name: Coefficient}``, unknown PDE coefficients trained with the
+      network; the residual is then ``residual(u, x, c)`` with ``c[name]`` a scalar.
 
     **Other arguments:**
 
@@ -116,6 +134,7 @@ class Problem:
     output_dim: int = 1
     eval_resolution: int = 100
     params: Mapping[str, Any] = field(default_factory=dict)
+    coefficients: Mapping[str, Coefficient] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not callable(self.residual):
@@ -126,6 +145,16 @@ class Problem:
             if not isinstance(cond, Condition):
                 raise TypeError(
                     f"condition {cname!r} must be a pinnsight.Condition, got {type(cond).__name__}."
+                )
+            cond.check_domain(self.domain, cname)
+        for k, coef in self.coefficients.items():
+            if not isinstance(coef, Coefficient):
+                raise TypeError(
+                    f"coefficient {k!r} must be a pinnsight.Coefficient, got {type(coef).__name__}."
+                )
+            if not (isinstance(k, str) and k.isidentifier()):
+                raise ValueError(
+                    f"coefficient names must be identifiers (they name metrics columns), got {k!r}."
                 )
         if self.exact is None and self.reference is None:
             raise ValueError(f"problem {self.name!r} needs `exact` or `reference` to measure the error.")
@@ -155,11 +184,30 @@ class Problem:
             return lambda x: net(x)[0]
         return net
 
+    def coefficient_values(self, net) -> dict[str, jax.Array]:
+        """The coefficients ``{name: value}`` carried by ``net`` (``{}`` for a forward problem)."""
+        if not self.coefficients:
+            return {}
+        if not isinstance(net, WithCoefficients):
+            raise TypeError(
+                f"problem {self.name!r} has trainable coefficients {sorted(self.coefficients)}: wrap the "
+                "network with pinnsight.coefficients.attach_coefficients(problem.coefficients, net) "
+                "(fit does this)."
+            )
+        return net.coefficients()
+
+    def residual_function(self, net) -> Callable[[jax.Array], jax.Array]:
+        """``x -> r(x)`` as a 1-D vector for ``net`` (with its coefficients, if any)."""
+        u = self.point_function(net)
+        if not self.coefficients:
+            return lambda x: jnp.atleast_1d(self.residual(u, x))
+        c = self.coefficient_values(net)
+        return lambda x: jnp.atleast_1d(self.residual(u, x, c))
+
     # -- losses -----------------------------------------------------------------------
     def residuals(self, net, points: jax.Array) -> jax.Array:
         """The residual $r(x_k)$ at ``points``, shape ``(N, k)``."""
-        u = self.point_function(net)
-        return jax.vmap(lambda x: jnp.atleast_1d(self.residual(u, x)))(points)
+        return jax.vmap(self.residual_function(net))(points)
 
     def residual_loss(self, net, points: jax.Array) -> jax.Array:
         r"""$\mathcal{L}_r = \mathrm{mean}_k \|r(x_k)\|^2$ over ``points``."""
@@ -193,17 +241,20 @@ class Problem:
         return ref
 
     def check(self, net) -> None:
-        """Trace residual and misfits once and raise a clear error on bad shapes."""
-        x = jnp.zeros((self.domain.dim,))
+        """Trace residual and misfits once and raise a clear error on bad shapes.
+
+        Each condition is traced on one point of its own sample shape."""
         u = self.point_function(net)
-        items = [("residual", self.residual)] + [(n, c.misfit) for n, c in self.conditions.items()]
-        for label, fn in items:
+        res = self.residual_function(net)
+        items = [("residual", lambda u, x: res(x), (self.domain.dim,))]
+        items += [(n, c.misfit, c.point_shape()) for n, c in self.conditions.items()]
+        for label, fn, shape in items:
             try:
-                out = jax.eval_shape(lambda x, fn=fn: fn(u, x), x)
+                out = jax.eval_shape(lambda x, fn=fn: fn(u, x), jnp.zeros(shape))
             except Exception as err:  # noqa: BLE001 - re-raised with context
                 raise TypeError(
                     f"problem {self.name!r}: evaluating {label}(u, x) at one point x of shape "
-                    f"({self.domain.dim},) failed: {err}"
+                    f"{shape} failed: {err}"
                 ) from err
             if len(out.shape) > 1:
                 raise ValueError(

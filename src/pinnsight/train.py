@@ -31,6 +31,7 @@ import numpy as np
 import optax
 
 from .callbacks import Callback, FitContext
+from .coefficients import attach_coefficients, coefficient_values
 from .diagnostics.stats import gradient_summary
 from .losses import (
     RESIDUAL,
@@ -74,16 +75,19 @@ class FitResult:
     """What `fit` returns: the trained network, the logged history, a summary and the state.
 
     Attributes:
-        net: the trained network (the type passed to `fit`, with the final parameters).
+        net: the trained network (the type passed to `fit`, with the final parameters; for a
+            problem with trainable coefficients, a `WithCoefficients` holding it and them).
         history: one array per logged quantity, one entry per chunk: ``"step"``, ``"loss"``
             (the weighted total), ``"loss_<term>"`` (unweighted, for ``"residual"`` and each
             condition), ``"lambda_<term>"``, ``"error"`` (relative L2 against the reference),
             the gradient statistics ``"gmax_<term>"``, ``"gmean_<term>"`` and
-            ``"imbalance_<group>"``, and ``"wall_time"``, ``"steps_per_s"``.
+            ``"imbalance_<group>"``, ``"coef_<name>"`` (each trainable coefficient), and
+            ``"wall_time"``, ``"steps_per_s"``.
         summary: ``"problem"``, ``"status"`` (``"finished"``, ``"diverged"`` or
             ``"interrupted"``), ``"steps"``, ``"start_step"``, ``"final_error"``,
             ``"final_loss"``, ``"wall_time_s"``, ``"train_time_s"`` (compiled steps only),
-            ``"steps_per_s"`` and ``"final_lambda"`` (``{group: lambda}``).
+            ``"steps_per_s"``, ``"final_lambda"`` (``{group: lambda}``) and, for trainable
+            coefficients, ``"final_coefficients"`` (``{name: value}``).
         state: the final `TrainState`; hand it back to `fit` (``state=``) to go on training.
 
     Example:
@@ -117,7 +121,9 @@ def init_state(
     sampler: Sampler,
     key: jax.Array,
 ) -> TrainState:
-    """The `TrainState` at step 0 for ``net`` (its trainable arrays are the parameters)."""
+    """The `TrainState` at step 0 for ``net`` (its trainable arrays are the parameters; with
+    the problem's trainable coefficients attached, if it has any)."""
+    net = attach_coefficients(problem.coefficients, net)
     params, _ = eqx.partition(net, eqx.is_inexact_array)
     return TrainState(
         params=params,
@@ -145,6 +151,7 @@ def make_step(
     from the state.
     """
     sampler = sampler or uniform(problem.domain)
+    net = attach_coefficients(problem.coefficients, net)
     _, static = eqx.partition(net, eqx.is_inexact_array)
     optimizer = optax.with_extra_args_support(optimizer)
 
@@ -251,6 +258,7 @@ def _check_finite(loss: np.ndarray, done: int) -> None:
 
 def _summary(problem, status, done, history, wall, train_time) -> dict[str, Any]:
     lambdas = {k[len("lambda_") :]: v[-1] for k, v in history.items() if k.startswith("lambda_")}
+    coefs = {k[len("coef_") :]: v[-1] for k, v in history.items() if k.startswith("coef_")}
     return {
         "problem": problem.name,
         "status": status,
@@ -261,6 +269,7 @@ def _summary(problem, status, done, history, wall, train_time) -> dict[str, Any]
         "train_time_s": train_time,
         "steps_per_s": done / train_time if train_time > 0 else None,
         "final_lambda": {g: v for g, v in lambdas.items() if g != RESIDUAL or v != 1.0},
+        **({"final_coefficients": coefs} if coefs else {}),
     }
 
 
@@ -312,6 +321,7 @@ def fit(
     if chunk_size < 1:
         raise ValueError(f"`chunk_size` must be >= 1, got {chunk_size}.")
     sizes = batch_sizes(problem, batch_size)
+    net = attach_coefficients(problem.coefficients, net)  # trainable PDE coefficients, if any
     check_network(net, problem.domain.dim, problem.output_dim)
     problem.check(net)
     balancer, optimizer = balancer or fixed(), optimizer or paper_optimizer()
@@ -373,6 +383,7 @@ def _row(ctx: FitContext, compiled: _Compiled, metrics, length: int, t0: float, 
     """The metrics row of a finished chunk: last step's metrics, error, gradient imbalance, times."""
     row: dict[str, float] = {"step": ctx.done}
     row.update({k: float(np.asarray(v)[-1]) for k, v in metrics.items()})
+    row.update({f"coef_{k}": v for k, v in coefficient_values(ctx.net).items()})
     row["error"] = float(compiled.error_of(ctx.state.params))
     stats, ctx.probe = compiled.stats_of(ctx.state.params, ctx.done)
     row.update({k: float(v) for k, v in stats.items()})

@@ -7,6 +7,7 @@ from pathlib import Path
 import jax
 import optax
 
+from ..coefficients import attach_coefficients
 from ..diagnostics.recorders import HistogramRecorder, StiffnessRecorder
 from ..nets import NETWORKS, check_network, input_stats
 from ..optim import OPTIMIZERS, paper_schedule
@@ -33,7 +34,8 @@ def build_problem(config: RunConfig) -> Problem:
 
 
 def build_net(config: RunConfig, problem: Problem, key: jax.Array):
-    """The network of ``config.net`` with inputs normalised by the sampled mean/std of the domain."""
+    """The network of ``config.net`` with inputs normalised by the sampled mean/std of the domain
+    (holding the problem's trainable coefficients, if any, so ``model.eqx`` loads into it)."""
     layers = config.layers
     if layers[0] != problem.domain.dim or layers[-1] != problem.output_dim:
         raise ValueError(
@@ -43,7 +45,7 @@ def build_net(config: RunConfig, problem: Problem, key: jax.Array):
     shift, scale = input_stats(problem.domain)
     net = NETWORKS[config.net.kind](layers, key=key, shift=shift, scale=scale, **config.options("net"))
     check_network(net, problem.domain.dim, problem.output_dim)
-    return net
+    return attach_coefficients(problem.coefficients, net)
 
 
 def build_balancer(config: RunConfig) -> Balancer:

@@ -14,6 +14,20 @@ from . import plots as report
 __all__ = ["render_run"]
 
 
+def _coefficient_rows(problem, history) -> list[list]:
+    """The learned value of each trainable coefficient, with its truth and error when known."""
+    rows = []
+    for name, coef in problem.coefficients.items():
+        values = history.get(f"coef_{name}")
+        if not values:
+            continue
+        rows.append([f"coefficient {name}", values[-1]])
+        if coef.true is not None:
+            rel = abs(values[-1] - coef.true) / abs(coef.true) if coef.true else abs(values[-1])
+            rows.append([f"coefficient {name}: truth, relative error", f"{coef.true:.6g}, {rel:.3e}"])
+    return rows
+
+
 def render_run(run_dir: str | Path) -> Path:
     """Draw every figure a run folder supports and write its ``report.html``/``report.md``."""
     run_dir = Path(run_dir)
@@ -23,6 +37,7 @@ def render_run(run_dir: str | Path) -> Path:
     label = config.recipe
     rows = [[k, v] for k, v in summary.items() if not isinstance(v, dict)]
     rows += [[f"lambda {g}", v] for g, v in summary.get("final_lambda", {}).items()]
+    rows += _coefficient_rows(problem, history)
     sections = [
         (
             "Summary",
@@ -48,6 +63,11 @@ def render_run(run_dir: str | Path) -> Path:
         if p:
             imgs.append(p)
     sections.append(("Training curves", "Error, loss terms, λ and the gradient imbalance.", imgs))
+    coef_plot = report.plot_curves(
+        {label: history}, "coef_", run_dir / "coefficients.png", ylabel="value", logy=False
+    )
+    if coef_plot:
+        sections.append(("Coefficients", "The trainable PDE coefficients during training.", [coef_plot]))
     hist_file = run_dir / "histograms.npz"
     if hist_file.exists():
         data = dict(np.load(hist_file))
