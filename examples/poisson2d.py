@@ -18,8 +18,10 @@ problem = ps.Problem(
     },
     exact=exact,
 )
-net = ps.MLP((2, 32, 32, 1), key=jax.random.PRNGKey(0), shift=(0.5, 0.5), scale=(0.29, 0.29))
-result = ps.fit(
-    problem, net, ps.annealing(), steps=3000, key=jax.random.PRNGKey(1), callbacks=[ps.ProgressBar()]
-)
-print(f"relative L2 error: {result.summary['final_error']:.2e}")
+
+if __name__ == "__main__":  # `pinnsight doctor examples/poisson2d.py` loads `problem` without training
+    net = ps.MLP((2, 32, 32, 1), key=jax.random.PRNGKey(0), shift=(0.5, 0.5), scale=(0.29, 0.29))
+    result = ps.fit(
+        problem, net, ps.annealing(), steps=3000, key=jax.random.PRNGKey(1), callbacks=[ps.ProgressBar()]
+    )
+    print(f"relative L2 error: {result.summary['final_error']:.2e}")

@@ -20,6 +20,7 @@ from . import weighting as weighting
 from .autodiff import grad, hessian, laplacian, partial
 from .callbacks import Callback, FitContext, ProgressBar, TensorBoard
 from .coefficients import Coefficient
+from .diagnostics.doctor import Diagnosis, Finding, doctor
 from .experiments.config import MODELS, RECIPES, RunConfig
 from .experiments.runs import load_run, run
 from .geometry import Box
@@ -70,4 +71,7 @@ __all__ = [
     "get_problem",
     "run",
     "load_run",
+    "doctor",
+    "Diagnosis",
+    "Finding",
 ]

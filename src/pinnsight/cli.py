@@ -1,4 +1,4 @@
-"""The ``pinnsight`` command line: list, train, compare, study, reproduce, diagnose."""
+"""The ``pinnsight`` command line: list, train, compare, study, reproduce, diagnose, doctor."""
 
 from __future__ import annotations
 
@@ -182,6 +182,45 @@ def _cmd_study(args) -> int:
     return 0
 
 
+def _cmd_doctor(args) -> int:
+    import json
+
+    from .experiments.doctor import default_steps, is_script, load_problem, run_doctor
+
+    problem = None
+    ns = argparse.Namespace(**vars(args))
+    if is_script(args.target):
+        problem = load_problem(args.target)
+        ns.problem = "helmholtz"  # the config tree's default problem; the script's Problem replaces it
+    else:
+        ns.problem = args.target
+    ns.steps = args.steps if args.steps is not None else default_steps()
+    cfg = _base_config(ns)
+    name = problem.name if problem is not None else cfg.problem.name
+    out = Path(args.out or f"runs/doctor-{name}-{cfg.recipe}")
+    res = run_doctor(cfg, problem, cure=args.cure, out=out, progress=not (args.quiet or args.json))
+    if args.json:
+        print(json.dumps(res["json"]))
+        return 0
+    d = res["diagnosis"]
+    s = d.summary
+    print(
+        f"doctor {name} ({cfg.recipe}): probe of {d.steps} steps, relative L2 {s.get('final_error'):.3e}; "
+        f"probe {d.timings['probe_train_s']:.1f} s + diagnostics {d.timings['diagnostics_s']:.1f} s"
+    )
+    print(d.text())
+    keys = d.cure()
+    print("proposed cure: " + (" ".join(f"{k}={v}" for k, v in keys.items()) if keys else "none needed"))
+    c = res["cure"]
+    if c is not None and c.get("set"):
+        print(
+            f"cure ({c['recipe']}), {c['steps']} steps: relative L2 {c['error_before']:.3e} -> "
+            f"{c['error_after']:.3e} ({c['improvement']:.2f}x lower)"
+        )
+    print(f"report: {res['report']}")
+    return 0
+
+
 def _add_common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
     p.add_argument("problem", help="problem name (see `pinnsight list`)")
     if model:
@@ -277,6 +316,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diagnose", help="render a finished run's diagnostics into its report")
     p.add_argument("run_dir")
     p.set_defaults(func=_cmd_diagnose)
+
+    p = sub.add_parser(
+        "doctor",
+        help="probe-train a PINN and say what fails (imbalance, stiffness, spectral bias, ...) and the cure",
+    )
+    p.add_argument(
+        "target", help="a problem (see `pinnsight list`) or path/to/script.py[:NAME] defining a Problem"
+    )
+    p.add_argument("--recipe", help="named preset of the config tree: M1..M4 (default M1)")
+    p.add_argument("--steps", type=int, help="steps of the probe training (default 5000)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--set", dest="assignments", nargs="+", metavar="KEY=VALUE", help="override config keys")
+    p.add_argument("--config", help="TOML file of config keys / problem parameters")
+    p.add_argument("--x64", action="store_true", help="train in float64")
+    p.add_argument(
+        "--cure", action="store_true", help="also train the proposed cure (same length) and compare"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object (findings, imbalance, stiffness, ntk)"
+    )
+    p.add_argument("--out", help="report folder (default runs/doctor-PROBLEM-RECIPE)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_doctor)
     return ap
 
 

@@ -1,11 +1,12 @@
 r"""Diagnostics recorded during training, as callbacks of `pinnsight.fit`.
 
 `HistogramRecorder` (per-layer gradient histograms at chosen steps) and
-`StiffnessRecorder` ($\sigma_{\max}$ of the loss Hessian every few steps) run between
+`StiffnessRecorder` ($\sigma_{\max}$ of the loss Hessian every few steps) and `NTKRecorder`
+(top eigenvalues and traces of each term's NTK block at chosen steps) run between
 compiled chunks. Their points come from keys of their own (histograms reuse the probe
 gradients `fit` already computes for the logged scalars), so recording never changes the
-training trajectory. With an ``out_dir`` they write ``histograms.npz`` / ``stiffness.csv``
-at the end of the run.
+training trajectory. With an ``out_dir`` they write ``histograms.npz`` / ``stiffness.csv`` /
+``ntk.npz`` at the end of the run.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import numpy as np
 from ..callbacks import Callback, FitContext
 from ..losses import RESIDUAL, sample_points, term_gradients
 from .hessian import loss_max_eigenvalue
+from .ntk import ntk_spectrum
 from .stats import gradient_summary, layer_histograms
 
-__all__ = ["HistogramRecorder", "StiffnessRecorder", "DEFAULT_HIST_STEPS"]
+__all__ = ["HistogramRecorder", "StiffnessRecorder", "NTKRecorder", "DEFAULT_HIST_STEPS"]
 
 DEFAULT_HIST_STEPS = (0, 10_000, 20_000, 30_000, 40_000)
 
@@ -206,3 +208,72 @@ class StiffnessRecorder(_Recorder):
             w = csv.DictWriter(fh, fieldnames=list(self.rows[0]))
             w.writeheader()
             w.writerows(self.rows)
+
+
+class NTKRecorder(_Recorder):
+    r"""Top eigenvalues and trace of each term's NTK block $K = JJ^\top$ at chosen steps.
+
+    On fresh points of the run's batch sizes (from the recorder's own key), by Lanczos on
+    $Kv = J(J^\top v)$ (`pinnsight.diagnostics.ntk.ntk_spectrum`). ``records`` holds
+    ``(step, {term: NTKSpectrum})``; with ``out_dir``, ``ntk.npz`` gets ``steps`` (S,),
+    ``terms``, ``<term>/eigenvalues`` (S, k), ``<term>/trace`` (S,) and ``<term>/size``.
+    """
+
+    def __init__(self, steps: Sequence[int], *, num_iters: int = 40, seed: int = 0, out_dir=None):
+        super().__init__(seed, out_dir)
+        self.steps = sorted(set(int(s) for s in steps))
+        self.num_iters = int(num_iters)
+        if self.num_iters < 1:
+            raise ValueError(f"`num_iters` must be >= 1, got {num_iters}.")
+        self.records: list[tuple[int, dict]] = []
+        self._fn = None
+
+    def due(self, step: int) -> bool:
+        return step in self.steps
+
+    def next_due(self, done: int) -> int | None:
+        later = [s for s in self.steps if s > done]
+        return later[0] if later else None
+
+    def _compile(self, problem, static, sizes):
+        iters = self.num_iters
+
+        @jax.jit
+        def fn(params, key):
+            k_pts, k_lz = jax.random.split(key)
+            pts = sample_points(problem, k_pts, sizes)
+            spec = ntk_spectrum(problem, eqx.combine(params, static), pts, num_iters=iters, key=k_lz)
+            return {t: (s.eigenvalues, s.trace, jax.numpy.asarray(s.size)) for t, s in spec.items()}
+
+        return fn
+
+    def record(self, ctx: FitContext) -> None:
+        if self._fn is None:
+            self._fn = self._compile(ctx.problem, ctx.static, ctx.sizes)
+        out = self._fn(ctx.state.params, self.step_key(ctx.done))
+        self.records.append(
+            (ctx.done, {t: (np.asarray(e), float(tr), int(n)) for t, (e, tr, n) in out.items()})
+        )
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        if not self.records:
+            return {}
+        terms = list(self.records[0][1])
+        data: dict[str, np.ndarray] = {
+            "steps": np.array([s for s, _ in self.records]),
+            "terms": np.array(terms),
+        }
+        for t in terms:
+            data[f"{t}/eigenvalues"] = np.stack([r[t][0] for _, r in self.records])
+            data[f"{t}/trace"] = np.array([r[t][1] for _, r in self.records])
+            data[f"{t}/size"] = np.array(self.records[0][1][t][2])
+        return data
+
+    def save(self) -> None:
+        if self.out_dir is not None and self.records:
+            tmp = self.out_dir / "ntk.tmp.npz"
+            np.savez_compressed(tmp, **self.as_arrays())
+            tmp.replace(self.out_dir / "ntk.npz")
+
+    def on_end(self, ctx: FitContext, summary) -> None:
+        self.save()

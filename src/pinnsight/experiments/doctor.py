@@ -1,0 +1,181 @@
+"""`pinnsight doctor`: diagnose a config's PINN with a probe training and, with ``--cure``,
+train the cure the doctor proposes beside it (same probe length) and compare errors.
+
+The problem is a registered one (``pinnsight doctor helmholtz --set a2=2``) or a `Problem`
+defined in a user's script (``pinnsight doctor path/to/script.py[:NAME]``), loaded without
+running the script's ``if __name__ == "__main__":`` block (`load_problem`).
+"""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from typing import Any
+
+import jax
+
+from ..diagnostics.doctor import DEFAULT_PROBE_STEPS, SEVERITIES, Diagnosis, doctor
+from ..optim import paper_schedule
+from ..problem import Problem
+from .build import build_balancer, build_net, build_optimizer, build_problem, build_sampler, learning_rate_at
+from .config import RunConfig
+
+__all__ = ["load_problem", "diagnose_config", "run_doctor", "setup_of", "is_script"]
+
+
+def is_script(target: str) -> bool:
+    """Whether a doctor target names a Python file (``path.py`` or ``path.py:NAME``)."""
+    path = target.rsplit(":", 1)[0] if target.count(":") and not Path(target).exists() else target
+    return path.endswith(".py")
+
+
+def load_problem(target: str) -> Problem:
+    """The `Problem` of ``path/to/script.py[:NAME]``: the module-level `Problem` named ``NAME``,
+    or the only one the script defines.
+
+    The script runs with ``__name__ != "__main__"``, so training guarded by
+    ``if __name__ == "__main__":`` does not run (examples/poisson2d.py is written so).
+    """
+    path, name = target, None
+    if not Path(target).exists() and ":" in target:
+        path, name = target.rsplit(":", 1)
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{path}: no such script (give path/to/script.py or path/to/script.py:NAME).")
+    namespace = runpy.run_path(str(p), run_name="__pinnsight_doctor__")
+    found = {k: v for k, v in namespace.items() if isinstance(v, Problem) and not k.startswith("_")}
+    if name is not None:
+        if name not in namespace:
+            raise ValueError(
+                f"{path} defines no `{name}`; Problem objects there: {', '.join(found) or 'none'}."
+            )
+        if not isinstance(namespace[name], Problem):
+            raise ValueError(
+                f"`{name}` in {path} is a {type(namespace[name]).__name__}, not a pinnsight.Problem."
+            )
+        return namespace[name]
+    unique = {id(v): k for k, v in found.items()}
+    if len(unique) != 1:
+        which = ", ".join(found) if found else "none"
+        raise ValueError(f"{path} defines {len(unique)} Problem objects ({which}); name one: {path}:NAME.")
+    return next(iter(found.values()))
+
+
+def setup_of(config: RunConfig) -> dict[str, Any]:
+    """The config keys the doctor's cures are chosen against."""
+    out: dict[str, Any] = {
+        "net.kind": config.net.kind,
+        "weighting.kind": config.weighting.kind,
+        "optim.kind": config.optim.kind,
+        "sampling.kind": config.sampling.kind,
+    }
+    lr = config.options("optim").get("learning_rate")
+    if lr is not None:
+        out["optim.learning_rate"] = lr
+    return out
+
+
+def for_problem(config: RunConfig, problem: Problem) -> RunConfig:
+    """``config`` with the network sized for ``problem`` when it is not a registered one
+    (the paper's width and depth: 3 hidden layers of 50)."""
+    if config.net.layers is None and problem.name != config.problem.name:
+        layers = (problem.domain.dim, 50, 50, 50, problem.output_dim)
+        return config.override(**{"net.layers": layers})
+    return config
+
+
+def diagnose_config(config: RunConfig, problem: Problem | None = None, *, progress: bool = True) -> Diagnosis:
+    """`pinnsight.diagnostics.doctor.doctor` on the set-up of ``config`` (``run.steps`` is the
+    probe's length), for its registered problem or for ``problem``."""
+    with jax.enable_x64(config.run.x64):
+        problem = problem if problem is not None else build_problem(config)
+        config = for_problem(config, problem)
+        init_key, train_key = jax.random.split(jax.random.PRNGKey(config.run.seed))
+        net = build_net(config, problem, init_key)
+        schedule = _schedule(config)
+        return doctor(
+            problem,
+            net,
+            build_balancer(config),
+            key=train_key,
+            steps=config.run.steps,
+            optimizer=build_optimizer(config),
+            learning_rate=(lambda t: float(schedule(t))) if schedule is not None else None,
+            sampler=build_sampler(config, problem),
+            batch_size=config.sampling.batch_size,
+            fixed_from=config.sampling.fixed_from,
+            setup=setup_of(config),
+            seed=config.run.seed,
+            progress=progress,
+        )
+
+
+def run_doctor(
+    config: RunConfig,
+    problem: Problem | None = None,
+    *,
+    cure: bool = False,
+    out: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Diagnose ``config`` (and, with ``cure``, diagnose its cure too); write the report to ``out``.
+
+    Returns ``{"diagnosis": Diagnosis, "json": dict, "cure": {...} | None, "report": path | None}``;
+    ``json`` is the ``--json`` object: the diagnosis, plus under ``"cure_run"`` the cure's keys,
+    the errors before and after and the severities after (with ``cure``).
+    """
+    before = diagnose_config(config, problem, progress=progress)
+    data = before.to_dict()
+    data["config"] = config.to_dict(resolved=False)
+    cure_run = None
+    after = None
+    if cure:
+        keys = before.cure()
+        if not keys:
+            cure_run = {"set": {}, "note": "nothing to cure: no mild or severe finding"}
+        else:
+            cured = config.override(**keys)
+            after = diagnose_config(cured, problem, progress=progress)
+            e0, e1 = before.summary.get("final_error"), after.summary.get("final_error")
+            cure_run = {
+                "set": keys,
+                "recipe": _describe(keys),
+                "steps": config.run.steps,
+                "error_before": e0,
+                "error_after": e1,
+                "improvement": (e0 / e1) if e0 and e1 else None,
+                "severity_before": {f.pathology: f.severity for f in before.findings},
+                "severity_after": {f.pathology: f.severity for f in after.findings},
+                "diagnosis_after": after.to_dict(),
+            }
+        data["cure_run"] = cure_run
+    report = None
+    if out is not None:
+        from ..report.doctor_report import write_doctor_report
+
+        report = write_doctor_report(Path(out), before, after=after, cure_run=cure_run, config=config)
+        data["report"] = str(report)
+    return {"diagnosis": before, "json": data, "cure": cure_run, "report": report, "after": after}
+
+
+def _schedule(config: RunConfig):
+    """The learning-rate schedule of the optimisers that run the paper's schedule (Adam, SOAP,
+    Adam before L-BFGS), for the stiffness bound 2/η; None for others."""
+    if config.optim.kind in ("soap", "adam_lbfgs"):
+        opts = config.options("optim")
+        return paper_schedule(opts["learning_rate"], opts["decay_rate"], opts["decay_steps"])
+    return learning_rate_at(config)
+
+
+def _describe(keys: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in keys.items())
+
+
+def default_steps() -> int:
+    """The probe's default length."""
+    return DEFAULT_PROBE_STEPS
+
+
+def severity_rank(severity: str) -> int:
+    """0, 1, 2 for none, mild, severe."""
+    return SEVERITIES.index(severity)

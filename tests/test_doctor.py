@@ -1,0 +1,163 @@
+"""The PINN doctor: JSON schema, a healthy problem, the script loader, thresholds and cures."""
+
+import json
+import re
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pinnsight.cli import main
+from pinnsight.diagnostics import PATHOLOGIES, SEVERITIES, THRESHOLDS, Diagnosis, Finding
+from pinnsight.experiments.doctor import is_script, load_problem
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _strict_json(text: str):
+    """Parse JSON refusing NaN/Infinity (the doctor writes null for them)."""
+
+    def bad(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=bad)
+
+
+def test_cli_json_schema_report_and_a_healthy_problem(tmp_path, capsys):
+    """`pinnsight doctor poisson1d --json` with C = 1 (a smooth solution) and a small net: the
+    JSON schema, the report page, and no severe finding on a problem that trains well."""
+    out = tmp_path / "doc"
+    argv = ["doctor", "poisson1d", "--steps", "1000", "--json", "--out", str(out), "--set", "C=1"]
+    argv += ["net.layers=(1,16,16,1)", "sampling.batch_size=32"]
+    assert main(argv) == 0
+    data = _strict_json(capsys.readouterr().out)
+    assert data["problem"] == "poisson1d" and data["steps"] == 1000
+    for key in (
+        "findings",
+        "imbalance",
+        "stiffness",
+        "ntk",
+        "concentration",
+        "cure",
+        "summary",
+        "thresholds",
+    ):
+        assert key in data, key
+    assert [f["pathology"] for f in data["findings"]] == list(PATHOLOGIES)
+    for f in data["findings"]:
+        assert set(f) >= {"pathology", "severity", "evidence", "cure"}
+        assert f["severity"] in SEVERITIES
+        assert set(f["cure"]) == {"advice", "set"}
+        assert f["evidence"]["figure"].endswith(".png")
+    assert set(data["ntk"]["terms"]) == {"residual", "bc"} and len(data["ntk"]["steps"]) == 3
+    assert data["ntk"]["terms"]["bc"]["size"] == 64  # two conditions of 32 points, one group
+    assert data["stiffness"]["steps"][0] == 0 and data["stiffness"]["ratio"] > 0
+    assert "bc" in data["imbalance"]["groups"]
+    # healthy: trains well, nothing severe
+    assert data["summary"]["final_error"] < 1e-2
+    assert all(f["severity"] != "severe" for f in data["findings"]), data["findings"]
+    sev = {f["pathology"]: f["severity"] for f in data["findings"]}
+    assert sev["gradient_imbalance"] == sev["stiffness"] == "none"
+    assert data["timings"]["total_s"] >= data["timings"]["probe_train_s"] > 0
+    # the report page: the findings first, every figure the findings name exists
+    page = (out / "report.html").read_text()
+    assert page.index("Findings") < page.index("gradient_imbalance (")
+    for f in data["findings"]:
+        assert (out / f["evidence"]["figure"]).exists()
+
+
+def test_cli_hands_a_scripts_problem_to_the_doctor(monkeypatch, capsys):
+    """`pinnsight doctor examples/poisson2d.py`: the script's Problem, the default probe length."""
+    import pinnsight.experiments.doctor as doc
+
+    seen = {}
+
+    def fake_run_doctor(config, problem, **kw):
+        seen.update(config=config, problem=problem, **kw)
+        return {"json": {"problem": problem.name}}
+
+    monkeypatch.setattr(doc, "run_doctor", fake_run_doctor)
+    argv = ["doctor", str(ROOT / "examples" / "poisson2d.py"), "--json", "--set", "net.layers=(2,8,1)"]
+    assert main(argv) == 0
+    assert _strict_json(capsys.readouterr().out) == {"problem": "poisson2d"}
+    assert seen["problem"].name == "poisson2d" and seen["config"].run.steps == doc.default_steps() == 5000
+    assert seen["config"].net.layers == (2, 8, 1) and seen["cure"] is False
+
+
+def _diagnosis(**severities) -> Diagnosis:
+    cures = {
+        "divergence": {"optim.learning_rate": 1e-4},
+        "gradient_imbalance": {"weighting.kind": "annealing"},
+        "stiffness": {"net.kind": "modified_mlp"},
+        "spectral_bias": {"weighting.kind": "ntk"},
+        "error_concentration": {"sampling.kind": "rad"},
+    }
+    findings = [
+        Finding(p, severities.get(p, "none"), {}, {"advice": p, "set": cures[p]}) for p in PATHOLOGIES
+    ]
+    return Diagnosis(
+        "x", 10, findings, {}, {}, {}, {}, {}, {"probe_train_s": 0.0, "diagnostics_s": 0.0, "total_s": 0.0}
+    )
+
+
+def test_the_cure_merges_severe_before_mild_in_order_of_importance():
+    assert _diagnosis().cure() == {}
+    assert _diagnosis().worst == "none"
+    d = _diagnosis(gradient_imbalance="mild", stiffness="severe", spectral_bias="mild")
+    # severe first; then mild in the order of PATHOLOGIES; a key already set is kept
+    assert d.cure() == {"net.kind": "modified_mlp", "weighting.kind": "annealing"}
+    d = _diagnosis(gradient_imbalance="mild", spectral_bias="severe")
+    assert d.cure() == {"weighting.kind": "ntk"}
+    assert d.worst == "severe" and d.severity("spectral_bias") == "severe"
+
+
+def test_thresholds_are_stated_in_the_docstring():
+    import pinnsight.diagnostics  # noqa: F401
+
+    doc = sys.modules["pinnsight.diagnostics.doctor"].__doc__
+    for name in ("gradient_imbalance", "stiffness", "error_concentration"):
+        for level in ("mild", "severe"):
+            value = THRESHOLDS[name][level]
+            assert re.search(rf"{level} if\s[^.]*?≥ {value:g}\b", doc), (name, level, value)
+    assert re.search(r"mild if ≥ 100, severe if ≥ 1e4", doc)
+    assert (THRESHOLDS["spectral_bias"]["mild"], THRESHOLDS["spectral_bias"]["severe"]) == (100, 1e4)
+
+
+SCRIPT = """
+import pinnsight as ps
+import jax.numpy as jnp
+
+box = ps.Box((0.0,), (1.0,))
+first = ps.Problem(
+    name="first", domain=box, residual=lambda u, x: ps.laplacian(u)(x),
+    conditions={"b": ps.Condition(box.face(0, "lo"), lambda u, x: u(x))}, exact=lambda x: 0.0 * x,
+)
+{extra}
+if __name__ == "__main__":
+    raise SystemExit("the doctor must not run the script's main block")
+"""
+
+
+def test_script_loader(tmp_path):
+    one = tmp_path / "one.py"
+    one.write_text(textwrap.dedent(SCRIPT.replace("{extra}", "")))
+    assert is_script(str(one)) and is_script(f"{one}:first") and not is_script("helmholtz")
+    assert load_problem(str(one)).name == "first"
+    two = tmp_path / "two.py"
+    two.write_text(
+        textwrap.dedent(
+            SCRIPT.replace(
+                "{extra}", "import dataclasses\nsecond = dataclasses.replace(first, name='second')"
+            )
+        )
+    )
+    with pytest.raises(ValueError, match="2 Problem objects.*first, second.*:NAME"):
+        load_problem(str(two))
+    assert load_problem(f"{two}:second").name == "second"
+    with pytest.raises(ValueError, match="defines no `third`"):
+        load_problem(f"{two}:third")
+    with pytest.raises(ValueError, match="no such script"):
+        load_problem(str(tmp_path / "missing.py"))
+    # the README's example: found without training (its fit is under __main__)
+    assert load_problem(str(ROOT / "examples" / "poisson2d.py")).name == "poisson2d"
