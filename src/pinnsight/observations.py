@@ -38,8 +38,8 @@ class Observations(Condition):
     r"""Measured values ``values`` of the observable at fixed ``points``: the term $u(x_k) - y_k$.
 
     Args:
-        points: ``(N, d)`` points inside the problem's domain.
-        values: ``(N, k)`` (or ``(N,)``) measured values there; finite.
+        points (array-like): ``(N, d)`` points inside the problem's domain.
+        values (array-like): ``(N, k)`` (or ``(N,)``) measured values there; finite.
         observe: ``observe(u, x)`` -> the ``k`` observed quantities at one point (default:
             the network output ``u(x)`` itself).
         group: the loss-weight group (default ``"data"``).
