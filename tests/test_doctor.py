@@ -161,3 +161,18 @@ def test_script_loader(tmp_path):
         load_problem(str(tmp_path / "missing.py"))
     # the README's example: found without training (its fit is under __main__)
     assert load_problem(str(ROOT / "examples" / "poisson2d.py")).name == "poisson2d"
+
+
+def test_cli_text_output_with_a_cure(monkeypatch, capsys):
+    """The text mode prints the findings, the proposed cure and the errors before and after."""
+    import pinnsight.experiments.doctor as doc
+
+    d = _diagnosis(stiffness="severe")
+    d.summary = {"final_error": 0.4, "status": "finished"}
+    cure = {"set": {"net.kind": "modified_mlp"}, "recipe": "net.kind=modified_mlp", "steps": 10}
+    cure |= {"error_before": 0.4, "error_after": None, "improvement": None}
+    monkeypatch.setattr(doc, "run_doctor", lambda *a, **k: {"diagnosis": d, "cure": cure, "report": "r.html"})
+    assert main(["doctor", "helmholtz", "--cure"]) == 0
+    out = capsys.readouterr().out
+    assert "stiffness            severe" in out and "proposed cure: net.kind=modified_mlp" in out
+    assert "relative L2 4.000e-01 -> n/a (n/a x lower)".replace(" x", "x") in out

@@ -204,9 +204,15 @@ def _cmd_doctor(args) -> int:
         return 0
     d = res["diagnosis"]
     s = d.summary
+
+    def num(v, fmt=".3e"):
+        return format(v, fmt) if isinstance(v, int | float) else "n/a"
+
+    status = "" if s.get("status") == "finished" else f" (status {s.get('status')})"
     print(
-        f"doctor {name} ({cfg.recipe}): probe of {d.steps} steps, relative L2 {s.get('final_error'):.3e}; "
-        f"probe {d.timings['probe_train_s']:.1f} s + diagnostics {d.timings['diagnostics_s']:.1f} s"
+        f"doctor {name} ({cfg.recipe}): probe of {d.steps} steps{status}, relative L2 "
+        f"{num(s.get('final_error'))}; probe {d.timings['probe_train_s']:.1f} s + diagnostics "
+        f"{d.timings['diagnostics_s']:.1f} s"
     )
     print(d.text())
     keys = d.cure()
@@ -214,8 +220,8 @@ def _cmd_doctor(args) -> int:
     c = res["cure"]
     if c is not None and c.get("set"):
         print(
-            f"cure ({c['recipe']}), {c['steps']} steps: relative L2 {c['error_before']:.3e} -> "
-            f"{c['error_after']:.3e} ({c['improvement']:.2f}x lower)"
+            f"cure ({c['recipe']}), {c['steps']} steps: relative L2 {num(c['error_before'])} -> "
+            f"{num(c['error_after'])} ({num(c['improvement'], '.2f')}x lower)"
         )
     print(f"report: {res['report']}")
     return 0

@@ -14,7 +14,7 @@ from typing import Any
 
 import jax
 
-from ..diagnostics.doctor import DEFAULT_PROBE_STEPS, SEVERITIES, Diagnosis, doctor
+from ..diagnostics.doctor import DEFAULT_PROBE_STEPS, SEVERITIES, Diagnosis, _jsonable, doctor
 from ..optim import paper_schedule
 from ..problem import Problem
 from .build import build_balancer, build_net, build_optimizer, build_problem, build_sampler, learning_rate_at
@@ -155,7 +155,7 @@ def run_doctor(
 
         report = write_doctor_report(Path(out), before, after=after, cure_run=cure_run, config=config)
         data["report"] = str(report)
-    return {"diagnosis": before, "json": data, "cure": cure_run, "report": report, "after": after}
+    return {"diagnosis": before, "json": _jsonable(data), "cure": cure_run, "report": report, "after": after}
 
 
 def _schedule(config: RunConfig):
