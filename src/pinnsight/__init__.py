@@ -10,6 +10,7 @@ comparisons, the reproduction) lives in `pinnsight.experiments`; `run`, `load_ru
 `RunConfig` are re-exported from there for convenience.
 """
 
+from . import _startup  # noqa: F401, I001 - first: the command's signals while it loads
 from . import autodiff as autodiff
 from . import callbacks as callbacks
 from . import diagnostics as diagnostics

@@ -64,14 +64,26 @@ def _cmd_train(args) -> int:
 
     cfg = _base_config(args)
     out = Path(args.out or f"runs/{cfg.problem.name}-{cfg.recipe}-seed{cfg.run.seed}")
+    if not args.overwrite and (out / "summary.json").exists() and not (out / "report.html").exists():
+        from .experiments.run_folder import inspect_run
+
+        status = inspect_run(out, cfg)  # killed while drawing its report: finish the command
+        if status.complete and status.same_config:
+            return _train_done(cfg, status.summary, out, render_run(out))
     result = run(cfg, out, overwrite=args.overwrite, progress=not args.quiet)
-    page = render_run(out)
-    s = result.summary
+    return _train_done(cfg, result.summary, out, render_run(out))
+
+
+def _train_done(cfg, s, out, page) -> int:
+    rate = f"{s['steps_per_s']:.0f} steps/s" if s.get("steps_per_s") else "no steps"
+    error = f"{s['final_error']:.3e}" if s.get("final_error") is not None else "n/a"
     print(
-        f"{cfg.problem.name} {cfg.recipe} seed {cfg.run.seed}: relative L2 {s['final_error']:.3e}, "
-        f"{s['steps']} steps in {s['wall_time_s']:.1f} s "
-        f"({s['steps_per_s']:.0f} steps/s, compilation included)"
+        f"{cfg.problem.name} {cfg.recipe} seed {cfg.run.seed}: relative L2 {error}, "
+        f"{s['steps'] - s.get('start_step', 0)} steps in {s['wall_time_s']:.1f} s "
+        f"({rate}, compilation included)"
     )
+    if s["status"] == "degraded":
+        print(f"pinnsight: warning: the run degraded: {s.get('warning')}", file=sys.stderr)
     print(f"run folder: {out}\nreport: {page}")
     return 0
 
@@ -94,6 +106,8 @@ def _cmd_compare(args) -> int:
         )
         for f in t["failures"]:
             print(f"   failed: {f}")
+        for w in t.get("degraded", []):
+            print(f"   degraded: {w}")
     print(f"report: {out / 'report.html'}")
     return 0
 
@@ -245,6 +259,16 @@ def _add_common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
     p.add_argument("--x64", action="store_true", help="train in float64")
     p.add_argument("--out", help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    _add_restart(p)
+
+
+def _add_restart(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="start an unfinished run over instead of resuming it (removes pinnsight's files, "
+        "as --overwrite)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -295,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="assignments", nargs="+", metavar="KEY=VALUE")
     p.add_argument("--out", help="output folder")
     p.add_argument("--overwrite", action="store_true")
+    _add_restart(p)
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     p.set_defaults(func=_cmd_study)
 
@@ -311,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="assignments", nargs="+", metavar="KEY=VALUE")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--overwrite", action="store_true", help="retrain finished runs")
+    _add_restart(p)
     p.add_argument(
         "--paper-data",
         metavar="DIR",
@@ -349,18 +375,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command. Called without ``argv`` (the ``pinnsight`` executable) it also sets the
+    process up as every training process is: a one-thread XLA client, and SIGINT/SIGTERM
+    that stop cleanly (`pinnsight.experiments.process`)."""
+    if argv is None:
+        from .experiments.process import install_signal_watcher, one_thread_xla
+
+        install_signal_watcher()
+        one_thread_xla()
     args = build_parser().parse_args(argv)
+    if getattr(args, "restart", False):
+        args.overwrite = True
     try:
         return args.func(args)
-    except (ValueError, TypeError, OSError) as err:
-        print(f"pinnsight: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("pinnsight: interrupted", file=sys.stderr)
+    except (ValueError, TypeError, OSError, MemoryError) as err:
+        return _error(err, 2)
+    except KeyboardInterrupt as err:
+        from .interrupt import announce
+
+        why = str(err) or "SIGINT"
+        announce(
+            f"pinnsight: interrupted by {why}; finished chunks are saved: run the same command "
+            "again to resume (--restart starts over)"
+        )
+        if argv is None:  # the files are written and closed: skip the slow interpreter teardown
+            sys.stdout.flush()
+            os._exit(130)
         return 130
     except RuntimeError as err:  # DivergenceError and friends
-        print(f"pinnsight: error: {err}", file=sys.stderr)
-        return 1
+        return _error(err, 1)
+    except Exception as err:  # noqa: BLE001 - one line, never a traceback
+        if os.environ.get("PINNSIGHT_DEBUG"):
+            raise
+        return _error(err, 1, f"unexpected {type(err).__name__} (PINNSIGHT_DEBUG=1 shows where): ")
+
+
+def _error(err: BaseException, code: int, prefix: str = "") -> int:
+    text = " ".join(str(err).split()) or type(err).__name__
+    print(f"pinnsight: error: {prefix}{text}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -11,9 +11,14 @@ One step (PAPER §3, eq. 42, with a weight on every term), all inside ``jit``:
 4. the optimizer's update of $\sum_i\lambda_i\nabla\mathcal{L}_i$; extra arguments
    ``value``, ``grad``, ``value_fn`` are passed, so `optax.lbfgs` runs as well as Adam.
 
-Steps run in `jax.lax.scan` chunks; Python only loops over chunks, computing the
+Steps run in chunks of ``chunk_size``; Python only loops over chunks, computing the
 chunk's metrics row (losses, λ, error on the reference, gradient imbalance), checking for
-NaN and calling the callbacks (`pinnsight.callbacks`) between them.
+NaN and calling the callbacks (`pinnsight.callbacks`) between them. One compiled loop with
+a traced step count runs every chunk, in calls of at most about
+`pinnsight.interrupt.SUBCHUNK_SECONDS` each (the length adapts to the measured speed): where
+a chunk is cut into calls never changes the trajectory, only how soon a stop request
+(SIGINT/SIGTERM) is honoured. Before the first step the compiled step's peak memory is
+checked against the machine's (`pinnsight.memory`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from . import interrupt, memory
 from .callbacks import Callback, FitContext
 from .coefficients import attach_coefficients, coefficient_values
 from .diagnostics.stats import gradient_summary
@@ -192,6 +198,38 @@ def make_step(
     return step
 
 
+class _NonFinite(Exception):
+    def __init__(self, offset: int, loss: float):
+        self.offset, self.loss = offset, loss
+
+
+class _ChunkRunner:
+    """``(state, length) -> (state, metrics)``: ``length`` steps of the compiled loop in calls
+    of about `interrupt.SUBCHUNK_SECONDS` (measured), a stop request honoured between calls;
+    metrics are the last step's, with a leading axis of one (as a scan's last entry)."""
+
+    def __init__(self, run_steps: Callable, first: int = 8):
+        self.run_steps = run_steps
+        self.calls = first
+        self.fixed: int | None = None  # tests: force the call length
+
+    def __call__(self, state: TrainState, length: int):
+        done, metrics = 0, None
+        while done < length:
+            interrupt.check()
+            n = min(self.fixed or self.calls, length - done)
+            t0 = time.perf_counter()
+            state, metrics, ran = self.run_steps(state, np.int32(n))
+            ran = int(ran)
+            loss = float(metrics["loss"])
+            if not np.isfinite(loss):
+                raise _NonFinite(done + ran - 1, loss)
+            done += n
+            rate = n / max(time.perf_counter() - t0, 1e-6)
+            self.calls = int(max(1, min(8 * n, rate * interrupt.SUBCHUNK_SECONDS)))
+        return state, {k: jnp.expand_dims(v, 0) for k, v in metrics.items()}
+
+
 @dataclass
 class _Compiled:
     """The jitted pieces `fit` runs: a chunk of steps, the sampler refresh, the chunk metrics."""
@@ -202,7 +240,7 @@ class _Compiled:
     stats_of: Callable
 
 
-def _compile(problem, static, step_fn, sampler: Sampler, key, sizes) -> _Compiled:
+def _compile(problem, static, step_fn, sampler: Sampler, key, sizes, state) -> _Compiled:
     refresh_key = jax.random.fold_in(key, 0x5A4D)
     stats_key = jax.random.fold_in(key, 0x57A7)
     ref = problem.reference_data
@@ -219,9 +257,27 @@ def _compile(problem, static, step_fn, sampler: Sampler, key, sizes) -> _Compile
         new = sampler.refresh(residual_norm, jax.random.fold_in(refresh_key, state.step), state.sampler_state)
         return state._replace(sampler_state=new)
 
-    @functools.partial(jax.jit, static_argnums=1)
-    def run_chunk(state: TrainState, length: int):
-        return jax.lax.scan(lambda s, _: step_fn(s), state, None, length=length)
+    metric_shapes = jax.eval_shape(step_fn, state)[1]
+
+    @jax.jit
+    def run_steps(state: TrainState, n: jax.Array):
+        """Up to ``n`` steps (a traced count: one executable for every length), stopping after
+        the first non-finite loss: the state, the last step's metrics and the steps run."""
+
+        def cond(carry):
+            i, _, m = carry
+            return (i < n) & ((i == 0) | jnp.isfinite(m["loss"]))
+
+        def body(carry):
+            i, s, _ = carry
+            s, m = step_fn(s)
+            return i + 1, s, m
+
+        zeros = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), metric_shapes)
+        i, s, m = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), state, zeros))
+        return s, m, i
+
+    _check_memory(run_steps, state, sizes)
 
     @jax.jit
     def error_of(params):
@@ -233,7 +289,32 @@ def _compile(problem, static, step_fn, sampler: Sampler, key, sizes) -> _Compile
         kernels = {name: g.main_kernels() for name, g in grads.items()}
         return gradient_summary(kernels, problem.groups), kernels
 
-    return _Compiled(run_chunk, refresh_sampler, error_of, stats_of)
+    return _Compiled(_ChunkRunner(run_steps), refresh_sampler, error_of, stats_of)
+
+
+def _check_memory(run_steps, state, sizes) -> None:
+    """Compile the step loop ahead of time (the later calls reuse it) and refuse a step whose
+    peak memory, by XLA's analysis (else a formula), exceeds the machine's available memory."""
+    abstract = jax.tree_util.tree_map(
+        lambda a: (
+            jax.ShapeDtypeStruct(a.shape, a.dtype, weak_type=getattr(a, "weak_type", False))
+            if hasattr(a, "shape")
+            else a
+        ),
+        state,
+    )
+    compiled = run_steps.lower(abstract, jax.ShapeDtypeStruct((), jnp.int32)).compile()
+    estimate = memory.compiled_bytes(compiled)
+    if estimate is None:  # a backend without memory analysis: points x widths x passes x bytes
+        itemsize = jnp.dtype(jnp.result_type(float)).itemsize
+        width = sum(int(np.prod(getattr(a, "shape", ()))) for a in jax.tree_util.tree_leaves(state.params))
+        estimate = sum(sizes.values()) * int(np.sqrt(max(width, 1))) * 4 * 4 * itemsize
+    memory.check(
+        estimate,
+        f"one training step ({sum(sizes.values())} points per step: {dict(sizes)})",
+        "lower sampling.batch_size (or the network's width), or use a machine with more memory",
+        device=jax.devices()[0],
+    )
 
 
 def _chunk_length(done: int, steps: int, chunk_size: int, callbacks: Sequence[Callback]) -> int:
@@ -246,14 +327,36 @@ def _chunk_length(done: int, steps: int, chunk_size: int, callbacks: Sequence[Ca
     return length
 
 
-def _check_finite(loss: np.ndarray, done: int) -> None:
-    if not np.all(np.isfinite(loss)):
-        bad = done + int(np.argmin(np.isfinite(loss)))
-        raise DivergenceError(
-            f"training diverged: the loss became {loss[bad - done]} at step {bad}. "
-            f"The last good state (step {done}) was kept. "
-            "Try a smaller learning rate, `--x64`, or check the residual."
-        )
+def _divergence(loss: float, bad: int, done: int) -> DivergenceError:
+    return DivergenceError(
+        f"training diverged: the loss became {loss} at step {bad}. "
+        f"The last good state (step {done}) was kept. "
+        "Try a smaller learning rate, `--x64`, or check the residual."
+    )
+
+
+DEGRADED_FACTOR = 10.0
+"""A finished run whose final error is this many times its best (or above 1) is "degraded"."""
+
+
+def degradation(errors: Sequence[float]) -> str | None:
+    """Why a run's error history counts as degraded (None if it does not): the final relative
+    L2 error grew to `DEGRADED_FACTOR` times its best, or above 1 (worse than predicting zero)
+    after having been below 1."""
+    errs = [float(e) for e in errors if e is not None and np.isfinite(e)]
+    if not errs:
+        return None
+    final, best = errs[-1], min(errs)
+    if final > DEGRADED_FACTOR * best:
+        why = f"the error grew to {final:.3g}, {final / best:.0f}x its best ({best:.3g})"
+    elif final > 1.0 and best < 1.0 and final > 1.5 * best:
+        why = f"the error grew to {final:.3g} (above 1; its best was {best:.3g})"
+    else:
+        return None
+    return (
+        f"{why}; try a lower learning rate (--set optim.learning_rate=...), --x64, "
+        "or another recipe (e.g. --recipe M4)"
+    )
 
 
 def _summary(problem, status, done, history, wall, train_time) -> dict[str, Any]:
@@ -287,6 +390,7 @@ def fit(
     fixed_from: int | None = None,
     callbacks: Sequence[Callback] = (),
     state: TrainState | None = None,
+    history: Mapping[str, Sequence[float]] | None = None,
 ) -> FitResult:
     r"""Train a PINN: minimise $\sum_i\lambda_i\mathcal{L}_i$ for ``steps`` steps. Writes nothing.
 
@@ -304,7 +408,13 @@ def fit(
     - ``chunk_size``: steps per compiled `lax.scan` call; callbacks run between chunks;
     - ``fixed_from``: from this step on, keep the step's points fixed (for L-BFGS; 0: always);
     - ``callbacks``: `pinnsight.callbacks.Callback` objects (run folder, progress bar, ...);
-    - ``state``: resume from this `TrainState` (its ``step`` counts towards ``steps``).
+    - ``state``: resume from this `TrainState` (its ``step`` counts towards ``steps``);
+    - ``history``: the rows logged before ``state`` (resuming from a checkpoint), so that the
+      summary and `FitResult.history` cover the whole run.
+
+    A stop request (`pinnsight.interrupt`, SIGINT/SIGTERM under the ``pinnsight`` command)
+    ends the run after the current call of the compiled loop (about half a second) with
+    `pinnsight.interrupt.Interrupted`; the callbacks see the last finished chunk.
 
     Example:
         >>> result = ps.fit(problem, net, ps.annealing(), steps=3000, key=jax.random.PRNGKey(1))
@@ -314,6 +424,7 @@ def fit(
         ValueError: bad sizes or step counts, or a network that does not fit the problem.
         DivergenceError: a loss became NaN/inf; the callbacks' ``on_end`` saw the last
             good state with status ``"diverged"``.
+        pinnsight.memory.MemoryEstimateError: the compiled step will not fit in memory.
     """
     steps, chunk_size = int(steps), int(chunk_size)
     if steps < 1:
@@ -327,19 +438,24 @@ def fit(
     balancer, optimizer = balancer or fixed(), optimizer or paper_optimizer()
     sampler = sampler or uniform(problem.domain)
     _, static = eqx.partition(net, eqx.is_inexact_array)
-    if state is None:
-        state = init_state(problem, net, optimizer, balancer, sampler, key)
     if fixed_from is not None and int(fixed_from) < 0:
         raise ValueError(f"`fixed_from` must be a step >= 0 or None, got fixed_from = {fixed_from}.")
     step_fn = make_step(problem, net, optimizer, balancer, sizes, sampler, fixed_from=fixed_from)
-    compiled = _compile(problem, static, step_fn, sampler, key, sizes)
-    ctx = FitContext(problem, static, state, steps, sizes, key, done=int(state.step))
-    return _loop(ctx, compiled, chunk_size, list(callbacks))
+    with interrupt.busy():
+        # shapes first: the memory check runs before the state (a RAD pool, say) is allocated
+        shapes = state or jax.eval_shape(lambda: init_state(problem, net, optimizer, balancer, sampler, key))
+        compiled = _compile(problem, static, step_fn, sampler, key, sizes, shapes)
+        if state is None:
+            state = init_state(problem, net, optimizer, balancer, sampler, key)
+        ctx = FitContext(problem, static, state, steps, sizes, key, done=int(state.step))
+        return _loop(ctx, compiled, chunk_size, list(callbacks), history)
 
 
-def _loop(ctx: FitContext, compiled: _Compiled, chunk_size: int, callbacks: list[Callback]) -> FitResult:
+def _loop(
+    ctx: FitContext, compiled: _Compiled, chunk_size: int, callbacks: list[Callback], earlier=None
+) -> FitResult:
     """Run chunks until ``ctx.steps``; callbacks between chunks; summary at the end."""
-    history: dict[str, list[float]] = {}
+    history: dict[str, list[float]] = {k: list(v) for k, v in (earlier or {}).items()}
     t_start, train_time, status = time.perf_counter(), 0.0, "finished"
     start = ctx.done
     try:
@@ -348,17 +464,17 @@ def _loop(ctx: FitContext, compiled: _Compiled, chunk_size: int, callbacks: list
         for cb in callbacks:
             cb.on_start(ctx)
         while ctx.done < ctx.steps:
+            interrupt.check()
             state = compiled.refresh_sampler(ctx.state)  # a no-op for the uniform sampler
             length = _chunk_length(ctx.done, ctx.steps, chunk_size, callbacks)
             t0 = time.perf_counter()
-            new_state, metrics = compiled.run_chunk(state, length)
-            loss = np.asarray(metrics["loss"])
-            train_time += time.perf_counter() - t0
             try:
-                _check_finite(loss, ctx.done)
-            except DivergenceError:
+                new_state, metrics = compiled.run_chunk(state, length)
+            except _NonFinite as bad:
                 status = "diverged"
-                raise
+                raise _divergence(bad.loss, ctx.done + bad.offset, ctx.done) from None
+            finally:
+                train_time += time.perf_counter() - t0
             ctx.state, ctx.done = new_state, ctx.done + length
             row = _row(ctx, compiled, metrics, length, t0, t_start)
             for k, v in row.items():
@@ -372,6 +488,10 @@ def _loop(ctx: FitContext, compiled: _Compiled, chunk_size: int, callbacks: list
         wall = time.perf_counter() - t_start
         summary = _summary(ctx.problem, status, ctx.done, history, wall, train_time)
         summary["start_step"] = start
+        summary["steps_per_s"] = (ctx.done - start) / train_time if train_time > 0 else None
+        why = degradation(history.get("error", [])) if status == "finished" else None
+        if why:
+            summary["status"], summary["warning"] = "degraded", why
         for cb in callbacks:
             cb.on_end(ctx, summary)
     return FitResult(

@@ -12,6 +12,7 @@ training trajectory. With an ``out_dir`` they write ``histograms.npz`` / ``stiff
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -48,13 +49,24 @@ class _Recorder(Callback):
     def record(self, ctx: FitContext) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def save(self) -> None:
+        """Write the records so far (subclasses with a file; rewritten after each record, so a
+        killed run keeps them)."""
+
+    def restore(self, step: int) -> None:
+        """Resuming at ``step``: take back the records of the earlier steps from the file."""
+
     def on_start(self, ctx: FitContext) -> None:
+        if ctx.done > 0 and self.out_dir is not None:
+            self.restore(ctx.done)
         if self.due(ctx.done):
             self.record(ctx)
+            self.save()
 
     def on_chunk(self, ctx: FitContext, row) -> None:
         if self.due(ctx.done):
             self.record(ctx)
+            self.save()
 
 
 class HistogramRecorder(_Recorder):
@@ -129,9 +141,33 @@ class HistogramRecorder(_Recorder):
             data[f"summary/{k}"] = np.array([s[k] for s in self.summaries])
         return data
 
-    def on_end(self, ctx: FitContext, summary) -> None:
+    def save(self) -> None:
         if self.out_dir is not None and self.records:
-            np.savez_compressed(self.out_dir / "histograms.npz", **self.as_arrays())
+            tmp = self.out_dir / "histograms.tmp.npz"
+            np.savez_compressed(tmp, **self.as_arrays())
+            os.replace(tmp, self.out_dir / "histograms.npz")
+
+    def restore(self, step: int) -> None:
+        from ..experiments.run_folder import load_histograms
+
+        data = load_histograms(self.out_dir)
+        if data is None:
+            return
+        terms = [str(t) for t in data["terms"]]
+        fields = ("counts", "edges", "log_counts", "zero_counts")
+        for i, s in enumerate(data["steps"]):
+            if int(s) >= step:
+                break
+            rec = {
+                t: {**{f: data[f"{t}/{f}"][i] for f in fields}, "log_edges": data["log_edges"][i]}
+                for t in terms
+            }
+            self.records.append((int(s), rec))
+            names = [k[len("summary/") :] for k in data if k.startswith("summary/")]
+            self.summaries.append({k: float(data[f"summary/{k}"][i]) for k in names})
+
+    def on_end(self, ctx: FitContext, summary) -> None:
+        self.save()
 
 
 class StiffnessRecorder(_Recorder):
@@ -201,13 +237,29 @@ class StiffnessRecorder(_Recorder):
             }
         )
 
-    def on_end(self, ctx: FitContext, summary) -> None:
+    def save(self) -> None:
         if self.out_dir is None or not self.rows:
             return
-        with (self.out_dir / "stiffness.csv").open("w", newline="") as fh:
+        tmp = self.out_dir / "stiffness.csv.tmp"
+        with tmp.open("w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(self.rows[0]))
             w.writeheader()
             w.writerows(self.rows)
+        os.replace(tmp, self.out_dir / "stiffness.csv")
+
+    def restore(self, step: int) -> None:
+        from ..experiments.run_folder import read_stiffness
+
+        data = read_stiffness(self.out_dir)
+        if data is None:
+            return
+        for i, s in enumerate(data["step"]):
+            if s >= step:
+                break
+            self.rows.append({k: int(v[i]) if k == "step" else v[i] for k, v in data.items()})
+
+    def on_end(self, ctx: FitContext, summary) -> None:
+        self.save()
 
 
 class NTKRecorder(_Recorder):

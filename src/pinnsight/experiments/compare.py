@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..report import plots as report
 from . import run_folder
 from .config import RunConfig
@@ -23,8 +21,9 @@ def default_hist_steps(steps: int, every: int = 10_000) -> tuple[int, ...]:
 
 
 def summarise(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Median and min–max of the final error over seeds, with mean wall time and rate."""
-    ok = [s for s in summaries if s.get("status") == "finished"]
+    """Median and min–max of the final error over seeds, with mean wall time and rate
+    (finished and degraded runs count; ``degraded`` lists the warnings of the latter)."""
+    ok = [s for s in summaries if s.get("status") in run_folder.COMPLETE]
     errs = [s["final_error"] for s in ok]
     return {
         "runs": len(summaries),
@@ -35,7 +34,8 @@ def summarise(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "errors": errs,
         "wall_time_s": statistics.mean(s["wall_time_s"] for s in ok) if ok else float("nan"),
         "steps_per_s": statistics.mean(s["steps_per_s"] for s in ok) if ok else float("nan"),
-        "failures": [s.get("error") for s in summaries if s.get("status") != "finished"],
+        "failures": [s.get("error") for s in summaries if s.get("status") not in run_folder.COMPLETE],
+        "degraded": [s.get("warning") for s in summaries if s.get("status") == "degraded"],
     }
 
 
@@ -50,12 +50,17 @@ def compare(
     histograms: bool = True,
 ) -> dict[str, Any]:
     """Train ``models`` x ``seeds`` from ``base`` into ``out/<model>/seed<k>`` and write
-    ``out/report.html`` with the table, fields, losses, lambdas and gradient histograms."""
+    ``out/report.html`` with the table, fields, losses, lambdas and gradient histograms.
+    ``out`` is locked while it runs; unfinished runs in it are resumed."""
     out = Path(out)
     if histograms and not base.diagnostics.hist_steps:
         base = base.override(hist_steps=default_hist_steps(base.run.steps))
     jobs = [Job(base.override(model=m, seed=s), out / m / f"seed{s}") for m in models for s in seeds]
-    out.mkdir(parents=True, exist_ok=True)  # only once every config is valid
+    with run_folder.FolderLock(out):  # only once every config is valid
+        return _compare(base, jobs, models, seeds, out, workers, overwrite)
+
+
+def _compare(base, jobs, models, seeds, out, workers, overwrite) -> dict[str, Any]:
     summaries = run_many(jobs, workers=workers, overwrite=overwrite, desc=f"compare {base.problem.name}")
     by_model: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
     for job, summ in zip(jobs, summaries, strict=True):
@@ -76,13 +81,14 @@ def make_compare_report(out: Path, base: RunConfig, models, seeds, table) -> Pat
     problem = None
     for m in models:
         run_dir = out / m / f"seed{seed0}"
-        if not (run_dir / "model.eqx").exists():
-            continue
+        if not (run_dir / "summary.json").exists() or table[m]["finished"] == 0:
+            continue  # failed or unfinished: not drawn
         cfg, problem, net = load_run(run_dir)
         nets[m] = net
-        histories[m] = run_folder.read_metrics(run_dir)
-        if (run_dir / "histograms.npz").exists():
-            hists[m] = dict(np.load(run_dir / "histograms.npz"))
+        histories[m] = run_folder.read_metrics(run_dir, run_folder.read_summary(run_dir))
+        data = run_folder.load_histograms(run_dir, run_folder.expected_records(cfg)["histograms"])
+        if data is not None:
+            hists[m] = data
     header = ["model", "median rel. L2", "min", "max", "seeds", "wall time / run (s)", "steps/s"]
     rows = [
         [

@@ -158,85 +158,86 @@ def reproduce(
                 cfg = cfg.with_assignments(list(assignments))
                 jobs.append(Job(cfg, out / prob / m / f"seed{s}"))
     jobs.sort(key=lambda j: -_COST.get(j.config.problem.name, 1.0) * _NET_COST.get(j.config.recipe, 1.6))
-    out.mkdir(parents=True, exist_ok=True)  # only once every config is valid
-    reused = 0 if overwrite else sum(finished_summary(j) is not None for j in jobs)
-    t0 = time.perf_counter()
-    summaries = run_many(jobs, workers=workers, overwrite=overwrite, desc="reproduce")
-    wall = time.perf_counter() - t0
-    data_dir = paper_data_dir(paper_data)
-    rows, table = [], {}
-    for prob, models in suite.items():
-        for m in models:
-            group = [
-                (j, s)
-                for j, s in zip(jobs, summaries, strict=True)
-                if j.config.problem.name == prob and j.config.recipe == m
-            ]
-            stats = summarise([s for _, s in group])
-            extra = [_paper_metrics(j, data_dir) for j, s in group if s.get("status") == "finished"]
-            extra = [e for e in extra if e]
-            if extra:
-                stats["paper_metric_median"] = float(np.median([e["spectral"] for e in extra]))
-                stats["paper_csv_frobenius_median"] = float(np.median([e["frobenius"] for e in extra]))
-            table[f"{prob}/{m}"] = stats
-            rng = f"{stats['min_error']:.2e} – {stats['max_error']:.2e}"
-            pm = stats.get("paper_metric_median")
-            rows.append(
-                [
-                    prob,
-                    m,
-                    f"{stats['median_error']:.2e}",
-                    rng,
-                    f"{pm:.2e}" if pm is not None else "",
-                    f"{stats['finished']}/{stats['runs']}",
-                    f"{stats['wall_time_s']:.0f}",
-                    PAPER.get((prob, m), ""),
+    with run_folder.FolderLock(out):  # only once every config is valid
+        reused = 0 if overwrite else sum(finished_summary(j) is not None for j in jobs)
+        t0 = time.perf_counter()
+        summaries = run_many(jobs, workers=workers, overwrite=overwrite, desc="reproduce")
+        wall = time.perf_counter() - t0
+        data_dir = paper_data_dir(paper_data)
+        rows, table = [], {}
+        for prob, models in suite.items():
+            for m in models:
+                group = [
+                    (j, s)
+                    for j, s in zip(jobs, summaries, strict=True)
+                    if j.config.problem.name == prob and j.config.recipe == m
                 ]
-            )
-    header = [
-        "problem",
-        "model",
-        "median rel. L2",
-        "min – max",
-        "paper's metric",
-        "seeds",
-        "wall s / run",
-        "paper reports",
-    ]
-    md_table = report.format_table(header, rows)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {workers} runs side by side"
-    text = (
-        f"`pinnsight reproduce --seeds {' '.join(map(str, seeds))}` ({steps} steps, paper "
-        f"settings{_settings_note(suite)}). Total wall time {wall / 60:.1f} min on {machine}; "
-        f"{reused} of {len(jobs)} runs were already finished and reused, not retrained. "
-        "Relative L2 (vector 2-norm) against pinnsight's own "
-        "references: exact solutions, Cole–Hopf for Burgers, the Ghia-validated finite-difference "
-        'solver for the cavity (velocity magnitude, 100x100 grid). "paper\'s metric": the cavity '
-        "error as the official code computes it (spectral norm) against the paper's own reference "
-        "CSV, the number to set beside the paper's.\n\n" + md_table
-    )
-    if data_dir is None:
-        text += "\n\n(The paper's cavity CSV was not found, so its metric is not shown.)"
-    sections = [("Results", text, [])]
-    figs = []
-    for prob, models in suite.items():
-        nets, problem = {}, None
-        for m in models:
-            d = out / prob / m / f"seed{seeds[0]}"
-            if (d / "model.eqx").exists():
-                from .runs import load_run
+                stats = summarise([s for _, s in group])
+                done = [j for j, s in group if s.get("status") in run_folder.COMPLETE]
+                extra = [_paper_metrics(j, data_dir) for j in done]
+                extra = [e for e in extra if e]
+                if extra:
+                    stats["paper_metric_median"] = float(np.median([e["spectral"] for e in extra]))
+                    stats["paper_csv_frobenius_median"] = float(np.median([e["frobenius"] for e in extra]))
+                table[f"{prob}/{m}"] = stats
+                rng = f"{stats['min_error']:.2e} – {stats['max_error']:.2e}"
+                pm = stats.get("paper_metric_median")
+                rows.append(
+                    [
+                        prob,
+                        m,
+                        f"{stats['median_error']:.2e}",
+                        rng,
+                        f"{pm:.2e}" if pm is not None else "",
+                        f"{stats['finished']}/{stats['runs']}",
+                        f"{stats['wall_time_s']:.0f}",
+                        PAPER.get((prob, m), ""),
+                    ]
+                )
+        header = [
+            "problem",
+            "model",
+            "median rel. L2",
+            "min – max",
+            "paper's metric",
+            "seeds",
+            "wall s / run",
+            "paper reports",
+        ]
+        md_table = report.format_table(header, rows)
+        machine = f"{platform.machine()}, {os.cpu_count()} cores, {workers} runs side by side"
+        text = (
+            f"`pinnsight reproduce --seeds {' '.join(map(str, seeds))}` ({steps} steps, paper "
+            f"settings{_settings_note(suite)}). Total wall time {wall / 60:.1f} min on {machine}; "
+            f"{reused} of {len(jobs)} runs were already finished and reused, not retrained. "
+            "Relative L2 (vector 2-norm) against pinnsight's own "
+            "references: exact solutions, Cole–Hopf for Burgers, the Ghia-validated finite-difference "
+            'solver for the cavity (velocity magnitude, 100x100 grid). "paper\'s metric": the cavity '
+            "error as the official code computes it (spectral norm) against the paper's own reference "
+            "CSV, the number to set beside the paper's.\n\n" + md_table
+        )
+        if data_dir is None:
+            text += "\n\n(The paper's cavity CSV was not found, so its metric is not shown.)"
+        sections = [("Results", text, [])]
+        figs = []
+        for prob, models in suite.items():
+            nets, problem = {}, None
+            for m in models:
+                d = out / prob / m / f"seed{seeds[0]}"
+                if (d / "summary.json").exists() and (d / "model.eqx").exists():
+                    from .runs import load_run
 
-                _, problem, nets[m] = load_run(d)
-        if problem is not None:
-            figs.append(report.plot_fields(problem, nets, out / f"fields_{prob}.png"))
-    sections.append((f"Fields (seed {seeds[0]})", "Reference, prediction, |error| per model.", figs))
-    report.write_report(out, "pinnsight reproduce", sections)
-    run_folder.RunFolder(out).write_json(
-        "summary.json", {"wall_time_s": wall, "table": table, "seeds": list(seeds), "steps": steps}
-    )
-    if results:
-        _update_results(Path(results), text)
-    return {"table": table, "wall_time_s": wall, "markdown": md_table}
+                    _, problem, nets[m] = load_run(d)
+            if problem is not None:
+                figs.append(report.plot_fields(problem, nets, out / f"fields_{prob}.png"))
+        sections.append((f"Fields (seed {seeds[0]})", "Reference, prediction, |error| per model.", figs))
+        report.write_report(out, "pinnsight reproduce", sections)
+        run_folder.RunFolder(out).write_json(
+            "summary.json", {"wall_time_s": wall, "table": table, "seeds": list(seeds), "steps": steps}
+        )
+        if results:
+            _update_results(Path(results), text)
+        return {"table": table, "wall_time_s": wall, "markdown": md_table}
 
 
 def _update_results(path: Path, text: str) -> None:

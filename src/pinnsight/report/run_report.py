@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
-
-import numpy as np
 
 from ..experiments import run_folder
 from ..experiments.runs import load_run
@@ -28,12 +25,27 @@ def _coefficient_rows(problem, history) -> list[list]:
     return rows
 
 
+def _refuse_unfinished(run_dir: Path) -> None:
+    """A folder without ``summary.json`` is an unfinished run: say so in one line."""
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: no such run folder.")
+    if (run_dir / "summary.json").exists() or not (run_dir / "config.json").exists():
+        return
+    status = run_folder.inspect_run(run_dir)
+    where = f"checkpoint at step {status.step} of {status.steps}" if status.step else "no checkpoint yet"
+    raise ValueError(
+        f"{run_dir} is an unfinished run (no summary.json; {where}): run the command that "
+        "started it again to resume it, then diagnose it."
+    )
+
+
 def render_run(run_dir: str | Path) -> Path:
     """Draw every figure a run folder supports and write its ``report.html``/``report.md``."""
     run_dir = Path(run_dir)
+    _refuse_unfinished(run_dir)
     config, problem, net = load_run(run_dir)
-    summary = run_folder.read_json(run_dir / "summary.json") if (run_dir / "summary.json").exists() else {}
-    history = run_folder.read_metrics(run_dir)
+    summary = run_folder.read_summary(run_dir)
+    history = run_folder.read_metrics(run_dir, summary)
     label = config.recipe
     rows = [[k, v] for k, v in summary.items() if not isinstance(v, dict)]
     rows += [[f"lambda {g}", v] for g, v in summary.get("final_lambda", {}).items()]
@@ -68,9 +80,9 @@ def render_run(run_dir: str | Path) -> Path:
     )
     if coef_plot:
         sections.append(("Coefficients", "The trainable PDE coefficients during training.", [coef_plot]))
-    hist_file = run_dir / "histograms.npz"
-    if hist_file.exists():
-        data = dict(np.load(hist_file))
+    expected = run_folder.expected_records(config) if summary["status"] in run_folder.COMPLETE else {}
+    data = run_folder.load_histograms(run_dir, expected.get("histograms"))
+    if data is not None:
         imgs = [
             report.plot_histograms(data, run_dir / f"histograms_step{int(s)}.png", step_index=i, title=label)
             for i, s in enumerate(data["steps"])
@@ -82,11 +94,9 @@ def render_run(run_dir: str | Path) -> Path:
                 imgs,
             )
         )
-    stiff_file = run_dir / "stiffness.csv"
-    if stiff_file.exists():
-        with stiff_file.open() as fh:
-            rows_s = list(csv.DictReader(fh))
-        series = {label: {k: [float(r[k]) for r in rows_s] for k in rows_s[0]}}
+    stiffness = run_folder.read_stiffness(run_dir, expected.get("stiffness"))
+    if stiffness is not None:
+        series = {label: stiffness}
         sections.append(
             (
                 "Stiffness",
