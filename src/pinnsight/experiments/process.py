@@ -38,7 +38,7 @@ from .. import interrupt
 
 __all__ = ["one_thread_xla", "install_signal_watcher", "die_with_parent", "GRACE_S", "EXIT_INTERRUPTED"]
 
-GRACE_S = 1.5
+GRACE_S = 1.2
 """Seconds a stop request waits for the training loop before the process exits anyway."""
 EXIT_INTERRUPTED = 130
 
