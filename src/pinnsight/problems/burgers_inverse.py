@@ -9,7 +9,9 @@ uniformly random $(t, x)$ (drawn with ``seed_data``), with Gaussian noise of sta
 deviation ``noise`` times the standard deviation of the clean values (Raissi et al.'s
 convention: ``noise=0.01`` is "1 % noise"). No initial or boundary data. Both
 coefficients are trainable (`pinnsight.Coefficient`): $\lambda_1$ from ``lambda1_init``,
-$\nu > 0$ from ``nu_init``. The error is measured on the classic $100\times256$ grid.
+$\nu > 0$ from ``nu_init``; the defaults are Raissi et al.'s initial values,
+$\lambda_1 = 0$ and $\nu = e^{-6}\approx 0.00248$ (their ``lambda_2 = -6`` in log space).
+The error is measured on the classic $100\times256$ grid.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def make(
     seed_data: int = 0,
     n_data: int = 2000,
     lambda1_init: float = 0.0,
-    nu_init: float = 0.05,
+    nu_init: float = float(np.exp(-6.0)),
     whole_data: bool = True,
 ) -> Problem:
     """Inverse Burgers: ``n_data`` observations with relative noise ``noise``; initial guesses
