@@ -58,8 +58,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--residual-points", type=int, default=6000, help="residual points per step")
     ap.add_argument("--x64", action="store_true", help="train in float64")
     ap.add_argument("--out", default=None, help="run folder (with its report)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="other config values")
     args = ap.parse_args(argv)
     cfg = config(args.noise, args.seed, args.adam, args.lbfgs, args.residual_points, args.x64)
+    cfg = cfg.with_assignments(args.set)
     result = ps.run(cfg, out_dir=args.out)
     coefs = result.summary["final_coefficients"]
     out = {

@@ -106,19 +106,21 @@ def ntk_block_trace(
 
     def per_point(fn, pts):
         def one(x):
-            jac = jax.jacrev(lambda p: fn(problem.point_function(eqx.combine(p, static)), x))(params)
+            jac = jax.jacrev(lambda p: fn(eqx.combine(p, static), x))(params)
             return sum(jnp.sum(leaf**2) for leaf in jax.tree_util.tree_leaves(jac))
 
         return jnp.sum(jax.lax.map(one, pts))
 
     if term == RESIDUAL:
-        return per_point(lambda u, x: jnp.atleast_1d(problem.residual(u, x)), points[RESIDUAL])
+        return per_point(lambda net, x: problem.residual_function(net)(x), points[RESIDUAL])
     if term not in problem.groups:
         raise ValueError(f"unknown term {term!r}; terms: {', '.join((RESIDUAL, *problem.groups))}.")
     total = 0.0
     for c in problem.members(term):
         misfit = problem.conditions[c].misfit
-        total = total + per_point(lambda u, x, m=misfit: jnp.atleast_1d(m(u, x)), points[c])
+        total = total + per_point(
+            lambda net, x, m=misfit: jnp.atleast_1d(m(problem.point_function(net), x)), points[c]
+        )
     return total
 
 
