@@ -20,6 +20,7 @@ __all__ = [
     "plot_histograms",
     "plot_histogram_pair",
     "plot_stiffness",
+    "plot_coefficients",
     "write_report",
     "format_table",
 ]
@@ -114,6 +115,30 @@ def plot_curves(
         ax.set_title(label)
         ax.set_xlabel("step")
         ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    return _save(fig, Path(path))
+
+
+def plot_coefficients(
+    history: Mapping[str, Sequence[float]], truths: Mapping[str, float | None], path: str | Path
+) -> Path | None:
+    """One panel per trainable coefficient (history columns ``coef_<name>``) over steps, with
+    its true value dashed when ``truths`` knows it; None when there are none."""
+    names = [k[len("coef_") :] for k in history if k.startswith("coef_")]
+    if not names:
+        return None
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        v = np.asarray(history[f"coef_{name}"], dtype=float)
+        ax.plot(history["step"], v, label="learned")
+        title, true = f"{name} = {v[-1]:.6g}", truths.get(name)
+        if true is not None:
+            ax.axhline(true, ls="--", color="k", lw=1, label="truth")
+            if true:
+                title += f" ({100 * abs(v[-1] - true) / abs(true):.3g} % off)"
+        ax.set_title(title)
+        ax.set_xlabel("step")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     return _save(fig, Path(path))

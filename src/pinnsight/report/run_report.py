@@ -75,9 +75,8 @@ def render_run(run_dir: str | Path) -> Path:
         if p:
             imgs.append(p)
     sections.append(("Training curves", "Error, loss terms, λ and the gradient imbalance.", imgs))
-    coef_plot = report.plot_curves(
-        {label: history}, "coef_", run_dir / "coefficients.png", ylabel="value", logy=False
-    )
+    truths = {name: c.true for name, c in problem.coefficients.items()}
+    coef_plot = report.plot_coefficients(history, truths, run_dir / "coefficients.png")
     if coef_plot:
         sections.append(("Coefficients", "The trainable PDE coefficients during training.", [coef_plot]))
     expected = run_folder.expected_records(config) if summary["status"] in run_folder.COMPLETE else {}
