@@ -199,3 +199,33 @@ def test_the_cli_fuzz_path_prints_no_traceback(tmp_path):
             text=True,
         )
         assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.startswith("pinnsight: error:")
+
+
+def test_a_problem_recipe_applies_only_to_its_problem_and_freeze_from_wraps_the_balancer():
+    import jax.numpy as jnp
+
+    from pinnsight import RunConfig
+    from pinnsight.experiments.build import build_balancer
+    from pinnsight.problems import PROBLEMS
+    from pinnsight.weighting import BalanceInputs
+
+    entry = PROBLEMS["poisson1d"]
+    entry.recipes["toy"] = {"weighting.kind": "grad_norm", "weighting.every": 1, "weighting.freeze_from": 2}
+    try:
+        cfg = RunConfig.create(problem="poisson1d", recipe="toy")
+        assert cfg.weighting.kind == "grad_norm" and cfg.weighting.freeze_from == 2
+        assert RunConfig.from_dict(cfg.to_dict()) == cfg
+        with pytest.raises(ValueError, match="unknown recipe 'toy' for problem 'helmholtz'"):
+            RunConfig.create(problem="helmholtz", recipe="toy")
+    finally:
+        del entry.recipes["toy"]
+    balancer = build_balancer(cfg)
+    state = balancer.init(("residual", "boundary"))
+    grads = {"residual": jnp.array([3.0]), "boundary": jnp.array([1.0])}
+    seen = []
+    for step in range(4):
+        inputs = BalanceInputs({}, grads, {}, jnp.asarray(step), None)
+        state = balancer.update(inputs, state)
+        seen.append(float(state.weights["boundary"]))
+    assert seen[0] != 1.0 and seen[1] != seen[0]  # steps 0 and 1 update
+    assert seen[3] == seen[2] == seen[1]  # from step 2 on the weights stay

@@ -14,7 +14,7 @@ from ..optim import OPTIMIZERS, paper_schedule
 from ..problem import Problem
 from ..problems import get_problem
 from ..sampling import SAMPLERS, Sampler
-from ..weighting import BALANCERS, Balancer
+from ..weighting import BALANCERS, Balancer, frozen_from
 from .config import RunConfig
 
 __all__ = [
@@ -49,7 +49,10 @@ def build_net(config: RunConfig, problem: Problem, key: jax.Array):
 
 
 def build_balancer(config: RunConfig) -> Balancer:
-    return BALANCERS[config.weighting.kind](**config.options("weighting"))
+    balancer = BALANCERS[config.weighting.kind](**config.options("weighting"))
+    if config.weighting.freeze_from is not None:
+        balancer = frozen_from(balancer, config.weighting.freeze_from)
+    return balancer
 
 
 def build_optimizer(config: RunConfig) -> optax.GradientTransformation:

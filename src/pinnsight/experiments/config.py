@@ -36,7 +36,7 @@ from ..sampling import SAMPLERS
 from ..weighting import BALANCERS
 from .options import Option, coerce, factory_options
 
-__all__ = ["RunConfig", "RECIPES", "MODELS", "REGISTRIES", "parse_value", "ALIASES"]
+__all__ = ["RunConfig", "RECIPES", "MODELS", "REGISTRIES", "parse_value", "ALIASES", "recipes_for", "recipe_values"]
 
 REGISTRIES: dict[str, dict[str, Any]] = {
     "net": NETWORKS,
@@ -124,6 +124,10 @@ class WeightingSection(KindSection):
     """The loss balancer (`pinnsight.weighting`): its kind and own options."""
 
     kind: str = field(default="fixed", metadata={"doc": "balancer (pinnsight.weighting.BALANCERS)"})
+    freeze_from: int | None = field(
+        default=None,
+        metadata={"doc": "from this step on the weights stay as they are (L-BFGS); none: never", "min": 0},
+    )
 
 
 @dataclass(frozen=True)
@@ -284,7 +288,7 @@ class RunConfig:
                 tree["problem"] = {"name": name, "params": {}}
         if "recipe" in values:
             tree["recipe"] = coerce(values.pop("recipe"), str, "recipe")
-            for key, v in _recipe(tree["recipe"]).items():
+            for key, v in recipe_values(tree["recipe"], tree["problem"]["name"]).items():
                 _assign(tree, key, v)
         pnames = problem_defaults(tree["problem"]["name"]) if tree["problem"]["name"] in PROBLEMS else {}
         for key, v in values.items():
@@ -390,10 +394,18 @@ def _check_ranges(config: RunConfig, section: str) -> None:
         raise ValueError(f"{section}.kind {kind!r}: {err}") from None
 
 
-def _recipe(name: str) -> dict[str, Any]:
-    if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r}; choose one of: {', '.join(RECIPES)}.")
-    return RECIPES[name]
+def recipes_for(problem: str) -> dict[str, dict[str, Any]]:
+    """The recipes ``problem`` can run: M1–M4 and the problem's own (``best``, …)."""
+    own = PROBLEMS[problem].recipes if problem in PROBLEMS else {}
+    return {**RECIPES, **own}
+
+
+def recipe_values(name: str, problem: str) -> dict[str, Any]:
+    """The tree values recipe ``name`` sets for ``problem``."""
+    known = recipes_for(problem)
+    if name not in known:
+        raise ValueError(f"unknown recipe {name!r} for problem {problem!r}; choose one of: {', '.join(known)}.")
+    return known[name]
 
 
 def _assign(tree: dict[str, Any], key: str, value: Any, known_params=()) -> None:

@@ -24,7 +24,7 @@ def _line(key: str, value: Any, default: Any, doc: str) -> str:
 
 def describe(cfg: RunConfig) -> str:
     """Text of the tree: one line per key, ``section.key = value  # doc (default ...)``."""
-    lines = [f"recipe = {_fmt(cfg.recipe)}   # named preset: {', '.join(_recipes())}", ""]
+    lines = [f"recipe = {_fmt(cfg.recipe)}   # named preset: {', '.join(_recipes(cfg.problem.name))}", ""]
     entry = PROBLEMS[cfg.problem.name]
     lines.append(f"[problem]  # {entry.description}")
     lines.append(_line("problem.name", cfg.problem.name, "helmholtz", "registered problem (pinnsight list)"))
@@ -55,10 +55,10 @@ def describe(cfg: RunConfig) -> str:
     return "\n".join(lines)
 
 
-def _recipes() -> list[str]:
-    from .config import RECIPES
+def _recipes(problem: str) -> list[str]:
+    from .config import recipes_for
 
-    return list(RECIPES)
+    return list(recipes_for(problem))
 
 
 def dataclasses_missing():

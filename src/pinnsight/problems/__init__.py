@@ -28,21 +28,26 @@ class ProblemEntry:
     description: str
     defaults: dict[str, Any] = field(default_factory=dict)
     rules: dict[str, Any] = field(default_factory=dict)
+    recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 PROBLEMS: dict[str, ProblemEntry] = {}
 
 
-def register(name: str, description: str, *, defaults=None, rules=None):
+def register(name: str, description: str, *, defaults=None, rules=None, recipes=None):
     """Decorator: register ``factory(**params) -> Problem`` under ``name``.
 
     ``defaults``: config-tree values this benchmark trains with unless told otherwise
     (``{"net.layers": (2, 50, 50, 1)}``); ``rules``: per parameter ``"positive"``,
-    ``"nonzero"`` or an inclusive ``(lo, hi)`` range, checked before anything is built.
+    ``"nonzero"`` or an inclusive ``(lo, hi)`` range, checked before anything is built;
+    ``recipes``: named presets of this problem's own (``{"best": {...}}``), beside the
+    problem-independent ones (M1–M4).
     """
 
     def deco(factory: Callable[..., Problem]) -> Callable[..., Problem]:
-        PROBLEMS[name] = ProblemEntry(name, factory, description, dict(defaults or {}), dict(rules or {}))
+        PROBLEMS[name] = ProblemEntry(
+            name, factory, description, dict(defaults or {}), dict(rules or {}), dict(recipes or {})
+        )
         return factory
 
     return deco

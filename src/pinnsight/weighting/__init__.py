@@ -7,7 +7,7 @@ the CLI and the validation read).
 from collections.abc import Callable
 
 from .annealing import AnnealingState, annealing
-from .base import RESIDUAL, BalanceInputs, Balancer, gradient_statistics
+from .base import RESIDUAL, BalanceInputs, Balancer, frozen_from, gradient_statistics
 from .causal import CausalState, causal
 from .fixed import FixedState, fixed
 from .grad_norm import GradNormState, grad_norm
@@ -20,6 +20,7 @@ __all__ = [
     "BalanceInputs",
     "RESIDUAL",
     "gradient_statistics",
+    "frozen_from",
     "fixed",
     "FixedState",
     "annealing",

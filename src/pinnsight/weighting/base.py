@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Balancer", "BalanceInputs", "gradient_statistics", "RESIDUAL"]
+__all__ = ["Balancer", "BalanceInputs", "gradient_statistics", "frozen_from", "RESIDUAL"]
 
 RESIDUAL = "residual"
 """The name of the PDE-residual term among the weighted terms."""
@@ -73,3 +73,20 @@ def gradient_statistics(grads: Sequence[jax.Array]) -> tuple[jax.Array, jax.Arra
     gmax = jnp.max(jnp.stack([jnp.max(jnp.abs(g)) for g in grads]))
     gmean = jnp.mean(jnp.stack([jnp.mean(jnp.abs(g)) for g in grads]))
     return gmax, gmean
+
+
+def frozen_from(balancer: Balancer, step: int) -> Balancer:
+    r"""``balancer`` whose weights stop changing at ``step``: from then on ``update`` returns
+    its state unchanged (point weights, e.g. causal ones, still follow that state).
+
+    A second-order stage needs this: L-BFGS's line search and curvature pairs assume one
+    fixed objective $\sum_i\lambda_i\mathcal{L}_i$, so the $\lambda_i$ must not move
+    under it (set it with ``sampling.fixed_from`` and the optimiser's switch step).
+    """
+    if int(step) != step or step < 0:
+        raise ValueError(f"`freeze_from` must be a step >= 0, got {step!r}.")
+
+    def update(inputs: BalanceInputs, state: Any) -> Any:
+        return jax.lax.cond(inputs.step >= step, lambda s: s, lambda s: balancer.update(inputs, s), state)
+
+    return balancer._replace(update=update)
