@@ -13,7 +13,15 @@ One step (PAPER §3, eq. 42, with a weight on every term), all inside ``jit``:
 
 Steps run in chunks of ``chunk_size``; Python only loops over chunks, computing the
 chunk's metrics row (losses, λ, error on the reference, gradient imbalance), checking for
-NaN and calling the callbacks (`pinnsight.callbacks`) between them. One compiled loop with
+NaN and calling the callbacks (`pinnsight.callbacks`) between them.
+
+The error after each chunk is the relative L2 error $\|u_\theta - u\|_2/\|u\|_2$ on a fixed
+random subsample of ``eval_points`` reference points (`eval_subsample`: drawn once, with a
+fixed seed, the same for every run); the summary's ``final_error`` is measured once on the
+whole reference at the end, so a $10^6$-point grid costs one full evaluation per run instead
+of one per chunk. The time spent evaluating and in the callbacks (host-side, each measured
+after its results are on the host) is reported as ``eval_log_time_s`` and its share of the
+wall time, ``eval_log_share``. One compiled loop with
 a traced step count runs every chunk, in calls of at most about
 `pinnsight.interrupt.SUBCHUNK_SECONDS` each (the length adapts to the measured speed): where
 a chunk is cut into calls never changes the trajectory, only how soon a stop request
@@ -26,7 +34,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -58,7 +66,22 @@ from .problem import Problem
 from .sampling import Sampler, uniform
 from .weighting import BalanceInputs, Balancer, fixed
 
-__all__ = ["TrainState", "FitResult", "DivergenceError", "init_state", "make_step", "fit"]
+__all__ = [
+    "TrainState",
+    "FitResult",
+    "DivergenceError",
+    "init_state",
+    "make_step",
+    "fit",
+    "eval_subsample",
+    "DEFAULT_EVAL_POINTS",
+]
+
+DEFAULT_EVAL_POINTS = 4096
+"""Reference points on which `fit` measures the error after every chunk (0/None: all)."""
+
+EVAL_SEED = 20210128
+"""Seed of the evaluation subsample: fixed, so every run and every resume uses the same points."""
 
 
 class DivergenceError(RuntimeError):
@@ -85,22 +108,27 @@ class FitResult:
             problem with trainable coefficients, a `WithCoefficients` holding it and them).
         history: one array per logged quantity, one entry per chunk: ``"step"``, ``"loss"``
             (the weighted total), ``"loss_<term>"`` (unweighted, for ``"residual"`` and each
-            condition), ``"lambda_<term>"``, ``"error"`` (relative L2 against the reference),
+            condition), ``"lambda_<term>"``, ``"error"`` (relative L2 against the reference
+            on ``"error_points"`` of its points: a fixed random subsample of ``eval_points``
+            points, or all of them when the reference is no larger; `eval_subsample`),
             the gradient statistics ``"gmax_<term>"``, ``"gmean_<term>"`` and
             ``"imbalance_<group>"``, ``"coef_<name>"`` (each trainable coefficient), and
             ``"wall_time"``, ``"steps_per_s"``.
         summary: ``"problem"``, ``"status"`` (``"finished"``, ``"diverged"`` or
             ``"interrupted"``), ``"steps"``, ``"start_step"``, ``"final_error"``,
             ``"final_loss"``, ``"wall_time_s"``, ``"train_time_s"`` (compiled steps only),
-            ``"steps_per_s"``, ``"final_lambda"`` (``{group: lambda}``) and, for trainable
-            coefficients, ``"final_coefficients"`` (``{name: value}``).
+            ``"steps_per_s"``, ``"final_lambda"`` (``{group: lambda}``), ``"eval_points"``
+            (points of the per-chunk error), ``"eval_log_time_s"`` (evaluation, gradient
+            statistics and callbacks, host-side) and ``"eval_log_share"`` (its fraction of
+            ``wall_time_s``) and, for trainable coefficients, ``"final_coefficients"``
+            (``{name: value}``). ``"final_error"`` is always measured on the whole reference.
         state: the final `TrainState`; hand it back to `fit` (``state=``) to go on training.
 
     Example:
         ```python
         result = ps.fit(problem, net, ps.annealing(), steps=2000, key=jax.random.PRNGKey(1))
         result.summary["final_error"]        # relative L2 error after 2000 steps
-        result.history["error"]              # the error after every chunk (500 steps)
+        result.history["error"]              # the error after every chunk (on a subsample)
         result.history["lambda_bc"]          # lambda of the group "bc", per chunk
         # 1000 more steps from where it stopped (steps counts from step 0):
         more = ps.fit(problem, net, ps.annealing(), steps=3000, key=jax.random.PRNGKey(1),
@@ -238,6 +266,43 @@ class _Compiled:
     refresh_sampler: Callable
     error_of: Callable
     stats_of: Callable
+    chunk_error_of: Callable | None = None
+    """The error after each chunk: on the evaluation subsample, or `error_of` itself."""
+    error_points: int = 0
+    """Reference points ``chunk_error_of`` measures on."""
+
+
+def eval_subsample(n_total: int, eval_points: int | None, seed: int = EVAL_SEED) -> np.ndarray | None:
+    r"""The fixed evaluation subsample: sorted indices of ``eval_points`` of ``n_total``
+    reference points, drawn uniformly without replacement by ``numpy.random.default_rng(seed)``
+    (the same points for every run, seed and resume); None, meaning all points, when
+    ``eval_points`` is 0/None or not smaller than ``n_total``.
+
+    On the subsample $S$ the chunk error is $\|u_\theta - u\|_{2,S}/\|u\|_{2,S}$, an estimate
+    of the full relative L2 error whose relative spread shrinks like $|S|^{-1/2}$."""
+    if not eval_points or int(eval_points) >= n_total:
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_total, size=int(eval_points), replace=False))
+
+
+def _with_evaluation(compiled: _Compiled, problem: Problem, static, eval_points: int | None) -> _Compiled:
+    """``compiled`` with its per-chunk error: jitted once on the fixed subsample of
+    ``eval_points`` reference points (`eval_subsample`), or `error_of` (the whole reference)
+    when the subsample would not be smaller."""
+    ref = problem.reference_data
+    idx = eval_subsample(len(ref.points), eval_points)
+    if idx is None:
+        return replace(compiled, chunk_error_of=compiled.error_of, error_points=len(ref.points))
+    dtype = jnp.result_type(float)
+    pts = jnp.asarray(np.asarray(ref.points)[idx], dtype=dtype)
+    vals = jnp.asarray(np.asarray(ref.values)[idx], dtype=dtype)
+
+    @jax.jit
+    def chunk_error_of(params):
+        return relative_l2(problem.observe(eqx.combine(params, static), pts), vals)
+
+    return replace(compiled, chunk_error_of=chunk_error_of, error_points=len(idx))
 
 
 def _compile(problem, static, step_fn, sampler: Sampler, key, sizes, state) -> _Compiled:
@@ -387,6 +452,7 @@ def fit(
     sampler: Sampler | None = None,
     batch_size: int | Mapping[str, int] = 128,
     chunk_size: int = 500,
+    eval_points: int | None = DEFAULT_EVAL_POINTS,
     fixed_from: int | None = None,
     callbacks: Sequence[Callback] = (),
     state: TrainState | None = None,
@@ -406,6 +472,9 @@ def fit(
     - ``sampler``: where the residual points come from (default `uniform`, the paper's);
     - ``batch_size``: points per sampler per step (one int, or per term name);
     - ``chunk_size``: steps per compiled `lax.scan` call; callbacks run between chunks;
+    - ``eval_points``: reference points of the error after each chunk, a fixed random
+      subsample (`eval_subsample`); 0 or None: the whole reference every chunk. The
+      summary's ``final_error`` is on the whole reference either way;
     - ``fixed_from``: from this step on, keep the step's points fixed (for L-BFGS; 0: always);
     - ``callbacks``: `pinnsight.callbacks.Callback` objects (run folder, progress bar, ...);
     - ``state``: resume from this `TrainState` (its ``step`` counts towards ``steps``);
@@ -431,6 +500,10 @@ def fit(
         raise ValueError(f"`steps` must be a positive number of steps, got steps = {steps}.")
     if chunk_size < 1:
         raise ValueError(f"`chunk_size` must be >= 1, got {chunk_size}.")
+    if eval_points is not None and (isinstance(eval_points, bool) or int(eval_points) < 0):
+        raise ValueError(
+            f"`eval_points` must be >= 0 (0 or None: the whole reference), got eval_points = {eval_points}."
+        )
     sizes = batch_sizes(problem, batch_size)
     net = attach_coefficients(problem.coefficients, net)  # trainable PDE coefficients, if any
     check_network(net, problem.domain.dim, problem.output_dim)
@@ -445,6 +518,7 @@ def fit(
         # shapes first: the memory check runs before the state (a RAD pool, say) is allocated
         shapes = state or jax.eval_shape(lambda: init_state(problem, net, optimizer, balancer, sampler, key))
         compiled = _compile(problem, static, step_fn, sampler, key, sizes, shapes)
+        compiled = _with_evaluation(compiled, problem, static, eval_points)
         if state is None:
             state = init_state(problem, net, optimizer, balancer, sampler, key)
         ctx = FitContext(problem, static, state, steps, sizes, key, done=int(state.step))
@@ -454,15 +528,22 @@ def fit(
 def _loop(
     ctx: FitContext, compiled: _Compiled, chunk_size: int, callbacks: list[Callback], earlier=None
 ) -> FitResult:
-    """Run chunks until ``ctx.steps``; callbacks between chunks; summary at the end."""
+    """Run chunks until ``ctx.steps``; callbacks between chunks; summary at the end.
+
+    Two host-side timers: ``train`` (the compiled steps) and ``eval_log`` (each chunk's row —
+    error, gradient statistics —, the callbacks, the final error on the whole reference); each
+    stops after its results are on the host."""
     history: dict[str, list[float]] = {k: list(v) for k, v in (earlier or {}).items()}
-    t_start, train_time, status = time.perf_counter(), 0.0, "finished"
+    t_start, status = time.perf_counter(), "finished"
+    times = {"train": 0.0, "eval_log": 0.0}
     start = ctx.done
     try:
+        t1 = time.perf_counter()
         if callbacks:
-            _, ctx.probe = compiled.stats_of(ctx.state.params, ctx.done)
+            _, ctx.probe = jax.block_until_ready(compiled.stats_of(ctx.state.params, ctx.done))
         for cb in callbacks:
             cb.on_start(ctx)
+        times["eval_log"] += time.perf_counter() - t1
         while ctx.done < ctx.steps:
             interrupt.check()
             state = compiled.refresh_sampler(ctx.state)  # a no-op for the uniform sampler
@@ -474,24 +555,20 @@ def _loop(
                 status = "diverged"
                 raise _divergence(bad.loss, ctx.done + bad.offset, ctx.done) from None
             finally:
-                train_time += time.perf_counter() - t0
+                times["train"] += time.perf_counter() - t0
             ctx.state, ctx.done = new_state, ctx.done + length
+            t1 = time.perf_counter()
             row = _row(ctx, compiled, metrics, length, t0, t_start)
             for k, v in row.items():
                 history.setdefault(k, []).append(v)
             for cb in callbacks:
                 cb.on_chunk(ctx, row)
+            times["eval_log"] += time.perf_counter() - t1
     except BaseException:
         status = status if status == "diverged" else "interrupted"
         raise
     finally:
-        wall = time.perf_counter() - t_start
-        summary = _summary(ctx.problem, status, ctx.done, history, wall, train_time)
-        summary["start_step"] = start
-        summary["steps_per_s"] = (ctx.done - start) / train_time if train_time > 0 else None
-        why = degradation(history.get("error", [])) if status == "finished" else None
-        if why:
-            summary["status"], summary["warning"] = "degraded", why
+        summary = _finish(ctx, compiled, status, history, start, t_start, times)
         for cb in callbacks:
             cb.on_end(ctx, summary)
     return FitResult(
@@ -499,12 +576,48 @@ def _loop(
     )
 
 
+def _final_error(ctx: FitContext, compiled: _Compiled, history, status: str) -> float | None:
+    """The error on the whole reference at the end: the last chunk's when it was measured there
+    (or the run was interrupted: no summary is written then), else one full evaluation — the
+    same compiled function as a full-grid chunk, so the same bits."""
+    errors = history.get("error")
+    if not errors:
+        return None
+    if compiled.chunk_error_of is compiled.error_of or status == "interrupted":
+        return errors[-1]
+    return float(compiled.error_of(ctx.state.params))
+
+
+def _finish(
+    ctx: FitContext, compiled: _Compiled, status: str, history, start: int, t_start: float, times
+) -> dict[str, Any]:
+    """The run's summary: the final error on the whole reference, the degradation check, and
+    the time spent evaluating and logging (``eval_log_time_s``) and its share of the wall time."""
+    t1 = time.perf_counter()
+    final_error = _final_error(ctx, compiled, history, status)
+    times["eval_log"] += time.perf_counter() - t1
+    wall, train_time = time.perf_counter() - t_start, times["train"]
+    summary = _summary(ctx.problem, status, ctx.done, history, wall, train_time)
+    summary["final_error"] = final_error
+    summary["start_step"] = start
+    summary["steps_per_s"] = (ctx.done - start) / train_time if train_time > 0 else None
+    summary["eval_points"] = compiled.error_points
+    summary["eval_log_time_s"] = times["eval_log"]
+    summary["eval_log_share"] = times["eval_log"] / wall if wall > 0 else None
+    errors = list(history.get("error", []))
+    why = degradation(errors[:-1] + [final_error]) if status == "finished" and errors else None
+    if why:
+        summary["status"], summary["warning"] = "degraded", why
+    return summary
+
+
 def _row(ctx: FitContext, compiled: _Compiled, metrics, length: int, t0: float, t_start: float):
     """The metrics row of a finished chunk: last step's metrics, error, gradient imbalance, times."""
     row: dict[str, float] = {"step": ctx.done}
     row.update({k: float(np.asarray(v)[-1]) for k, v in metrics.items()})
     row.update({f"coef_{k}": v for k, v in coefficient_values(ctx.net).items()})
-    row["error"] = float(compiled.error_of(ctx.state.params))
+    row["error"] = float(compiled.chunk_error_of(ctx.state.params))
+    row["error_points"] = float(compiled.error_points)
     stats, ctx.probe = compiled.stats_of(ctx.state.params, ctx.done)
     row.update({k: float(v) for k, v in stats.items()})
     row["wall_time"] = time.perf_counter() - t_start

@@ -8,7 +8,7 @@ optim         kind (adam | …) and its options (learning_rate, decay_rate, deca
 weighting     kind (fixed | annealing | …) and its options (every, variant, alpha, …)
 sampling      kind (uniform | rad | …), batch_size, and its options (pool, k, c)
 diagnostics   hist_steps, hist_bins, stiffness_every, stiffness_iters, stiffness_terms
-run           steps, seed, chunk_size, x64
+run           steps, seed, chunk_size, eval_points, x64
 ```
 
 The options of a ``kind`` are the keyword arguments of its factory (`pinnsight.nets.NETWORKS`,
@@ -33,6 +33,7 @@ from ..nets import NETWORKS
 from ..optim import OPTIMIZERS
 from ..problems import PROBLEMS, check_params, get_problem, problem_defaults
 from ..sampling import SAMPLERS
+from ..train import DEFAULT_EVAL_POINTS
 from ..weighting import BALANCERS
 from .options import Option, coerce, factory_options
 
@@ -167,6 +168,14 @@ class RunSection:
     seed: int = field(default=0, metadata={"doc": "seed of the initial network and the points", "min": 0})
     chunk_size: int = field(
         default=500, metadata={"doc": "steps per compiled chunk", "min": 1, "max": 1_000_000}
+    )
+    eval_points: int | None = field(
+        default=DEFAULT_EVAL_POINTS,
+        metadata={
+            "doc": "reference points of the error after each chunk, a fixed random subsample "
+            "(0 or none: all; the final error always uses all)",
+            "min": 0,
+        },
     )
     x64: bool = field(default=False, metadata={"doc": "train in float64"})
 

@@ -72,6 +72,7 @@ def run(
                 sampler=sampler,
                 batch_size=config.sampling.batch_size,
                 chunk_size=config.run.chunk_size,
+                eval_points=config.run.eval_points,
                 fixed_from=config.sampling.fixed_from,
                 callbacks=cbs,
                 state=state,
