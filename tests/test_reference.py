@@ -66,6 +66,18 @@ def test_klein_gordon_residual_and_conditions_vanish_on_the_exact_solution():
         assert float(problem.condition_loss(name, exact_net, p)) < 1e-10, name
 
 
+def test_heat3d_residual_and_conditions_vanish_on_the_exact_solution():
+    problem = ps.get_problem("heat3d", kappa=0.3, resolution=5)
+    exact_net = lambda x: jnp.atleast_1d(problem.exact(x))  # noqa: E731
+    pts = problem.domain.sample(jax.random.PRNGKey(0), 128)
+    assert float(problem.residual_loss(exact_net, pts)) < 1e-8
+    for name, cond in problem.conditions.items():
+        p = cond.sample(jax.random.PRNGKey(1), 32)
+        assert float(problem.condition_loss(name, exact_net, p)) < 1e-10, name
+    assert problem.groups == ("ic", "bc") and problem.reference_data.shape == (5, 5, 5)
+    assert ps.get_problem("heat3d").reference_data.points.shape == (100**3, 3)
+
+
 def test_cavity_residual_zero_for_an_exact_navier_stokes_flow():
     """Plane Poiseuille flow u = 4y(1-y), v = 0, p = -8x/Re solves steady Navier–Stokes."""
     with jax.enable_x64(True):

@@ -129,6 +129,7 @@ def _check_param(problem: str, key: str, value: Any, default: Any) -> Any:
 from . import burgers as burgers  # noqa: E402
 from . import burgers_inverse as burgers_inverse  # noqa: E402
 from . import cavity as cavity  # noqa: E402
+from . import heat3d as heat3d  # noqa: E402
 from . import helmholtz as helmholtz  # noqa: E402  (registration side effect)
 from . import klein_gordon as klein_gordon  # noqa: E402
 from . import poisson1d as poisson1d  # noqa: E402

@@ -45,7 +45,9 @@ def predict(problem, net) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plot_fields(problem, nets: Mapping[str, Any], path: str | Path) -> Path:
-    """Reference, prediction and |error| of the observable for each model (one row each)."""
+    """Reference, prediction and |error| of the observable for each model (one row each); in
+    three or more dimensions, on the plane of the last two coordinates through the middle of
+    the grid's other axes (``heat3d``: the (x, y) plane at the middle time)."""
     ref = problem.reference_data
     preds = {label: predict(problem, net)[1] for label, net in nets.items()}
     names = problem.domain.names
@@ -69,17 +71,25 @@ def plot_fields(problem, nets: Mapping[str, Any], path: str | Path) -> Path:
         return _save(fig, Path(path))
     shape = ref.shape
     lo, hi = problem.domain.lo, problem.domain.hi
-    extent = (lo[0], hi[0], lo[1], hi[1])
+    i, j = dim - 2, dim - 1  # the plotted plane; the leading axes at their middle index
+    lead = tuple(n // 2 for n in shape[:-2])
+    at = ref.points.reshape(*shape, dim)[lead][0, 0]
+    where = "".join(f", {names[k]} = {at[k]:.3g}" for k in range(dim - 2))
+
+    def plane(a: np.ndarray) -> np.ndarray:
+        return a.reshape(shape)[lead]
+
+    extent = (lo[i], hi[i], lo[j], hi[j])
     fig, axes = plt.subplots(rows, 3, figsize=(12, 3.4 * rows), squeeze=False)
-    refv = np.linalg.norm(ref.values, axis=-1).reshape(shape)
+    refv = plane(np.linalg.norm(ref.values, axis=-1))
     for r, (label, pred) in enumerate(preds.items()):
         predv = np.linalg.norm(pred, axis=-1) if pred.shape[-1] > 1 else pred[:, 0]
-        refr = refv if pred.shape[-1] > 1 else ref.values[:, 0].reshape(shape)
-        err = np.linalg.norm(pred - ref.values, axis=-1).reshape(shape)
+        refr = refv if pred.shape[-1] > 1 else plane(ref.values[:, 0])
+        err = plane(np.linalg.norm(pred - ref.values, axis=-1))
         panels = [
-            (refr, f"{ref.label}", "viridis"),
-            (predv.reshape(shape), f"{label}: predicted", "viridis"),
-            (err, f"{label}: |error|", "magma"),
+            (refr, f"{ref.label}{where}", "viridis"),
+            (plane(predv), f"{label}: predicted{where}", "viridis"),
+            (err, f"{label}: |error|{where}", "magma"),
         ]
         vmin, vmax = float(refr.min()), float(refr.max())
         for c, (field, title, cmap) in enumerate(panels):
@@ -87,8 +97,8 @@ def plot_fields(problem, nets: Mapping[str, Any], path: str | Path) -> Path:
             kw = {"vmin": vmin, "vmax": vmax} if c < 2 else {}
             im = ax.imshow(field.T, origin="lower", extent=extent, cmap=cmap, aspect="auto", **kw)
             ax.set_title(title)
-            ax.set_xlabel(names[0])
-            ax.set_ylabel(names[1])
+            ax.set_xlabel(names[i])
+            ax.set_ylabel(names[j])
             fig.colorbar(im, ax=ax)
     return _save(fig, Path(path))
 
