@@ -116,21 +116,25 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
-    from .experiments.reproduce import SUITE, reproduce
+    from .experiments.reproduce import SUITE, recipe_suite, reproduce
 
-    suite = dict(SUITE)
+    recipe = args.recipes.strip() if args.recipes else None
+    full = dict(SUITE) if recipe is None else recipe_suite(recipe)
+    suite = full
     if args.only:
         names = [n.strip() for n in args.only.split(",")]
-        unknown = [n for n in names if n not in SUITE]
+        unknown = [n for n in names if n not in full]
         if unknown:
-            raise ValueError(f"unknown problem(s) {unknown} for --only; choose from: {', '.join(SUITE)}.")
-        suite = {n: SUITE[n] for n in names}
+            raise ValueError(f"unknown problem(s) {unknown} for --only; choose from: {', '.join(full)}.")
+        suite = {n: full[n] for n in names}
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"`steps` must be a positive integer, got steps = {args.steps}.")
+    args.out = args.out or ("runs/reproduce" if recipe is None else f"runs/reproduce-{recipe}")
     res = reproduce(
         seeds=args.seeds,
-        steps=args.steps or 40_000,
+        steps=args.steps if recipe is not None else args.steps or 40_000,
         out=args.out,
+        recipe=recipe,
         workers=args.jobs,
         overwrite=args.overwrite,
         suite=suite,
@@ -326,11 +330,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     p.set_defaults(func=_cmd_study)
 
-    p = sub.add_parser("reproduce", help="the paper's results table (resumable)")
+    p = sub.add_parser("reproduce", help="the paper's results table, or a recipe's (resumable)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--steps", type=int, help="steps per run (default 40000)")
+    p.add_argument("--steps", type=int, help="steps per run (default 40000; --recipes: the recipe's own)")
+    p.add_argument(
+        "--recipes",
+        metavar="NAME",
+        help="instead of the paper's table, the table of every built-in problem's own recipe NAME "
+        "(e.g. best, see `pinnsight list`) at its own settings, beside the paper's in --results",
+    )
     p.add_argument("--only", help="comma-separated subset of: helmholtz,klein_gordon,cavity,burgers")
-    p.add_argument("--out", default="runs/reproduce")
+    p.add_argument("--out", help="output folder (default runs/reproduce, or runs/reproduce-NAME)")
     p.add_argument(
         "--results",
         default="docs/RESULTS.md",

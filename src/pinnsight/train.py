@@ -457,6 +457,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     state: TrainState | None = None,
     history: Mapping[str, Sequence[float]] | None = None,
+    columns: Mapping[str, float] | None = None,
 ) -> FitResult:
     r"""Train a PINN: minimise $\sum_i\lambda_i\mathcal{L}_i$ for ``steps`` steps. Writes nothing.
 
@@ -478,6 +479,8 @@ def fit(
     - ``fixed_from``: from this step on, keep the step's points fixed (for L-BFGS; 0: always);
     - ``callbacks``: `pinnsight.callbacks.Callback` objects (run folder, progress bar, ...);
     - ``state``: resume from this `TrainState` (its ``step`` counts towards ``steps``);
+    - ``columns``: constant columns of every metrics row, right after ``step`` (a
+      curriculum's ``stage``, `pinnsight.experiments.curriculum`);
     - ``history``: the rows logged before ``state`` (resuming from a checkpoint), so that the
       summary and `FitResult.history` cover the whole run.
 
@@ -522,6 +525,7 @@ def fit(
         if state is None:
             state = init_state(problem, net, optimizer, balancer, sampler, key)
         ctx = FitContext(problem, static, state, steps, sizes, key, done=int(state.step))
+        ctx.extras["columns"] = {k: float(v) for k, v in (columns or {}).items()}
         return _loop(ctx, compiled, chunk_size, list(callbacks), history)
 
 
@@ -613,7 +617,7 @@ def _finish(
 
 def _row(ctx: FitContext, compiled: _Compiled, metrics, length: int, t0: float, t_start: float):
     """The metrics row of a finished chunk: last step's metrics, error, gradient imbalance, times."""
-    row: dict[str, float] = {"step": ctx.done}
+    row: dict[str, float] = {"step": ctx.done, **ctx.extras.get("columns", {})}
     row.update({k: float(np.asarray(v)[-1]) for k, v in metrics.items()})
     row.update({f"coef_{k}": v for k, v in coefficient_values(ctx.net).items()})
     row["error"] = float(compiled.chunk_error_of(ctx.state.params))

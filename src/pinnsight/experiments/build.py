@@ -71,9 +71,11 @@ def learning_rate_at(config: RunConfig):
     return paper_schedule(**config.options("optim"))
 
 
-def build_recorders(config: RunConfig, out_dir: str | Path | None) -> list:
-    """The diagnostics recorders ``config.diagnostics`` asks for."""
-    d, steps = config.diagnostics, config.run.steps
+def build_recorders(config: RunConfig, out_dir: str | Path | None, offset: int = 0) -> list:
+    """The diagnostics recorders ``config.diagnostics`` asks for, over all the run's steps
+    (a curriculum's included); ``offset``: the step at which the current stage's optimiser
+    (and so its learning-rate schedule) started."""
+    d, steps = config.diagnostics, config.total_steps
     recs: list = []
     hist_steps = [s for s in d.hist_steps if 0 <= s <= steps]
     if hist_steps:
@@ -84,7 +86,7 @@ def build_recorders(config: RunConfig, out_dir: str | Path | None) -> list:
             StiffnessRecorder(
                 d.stiffness_every,
                 total_steps=steps,
-                learning_rate=lambda t: float(schedule(t)),
+                learning_rate=lambda t: float(schedule(t - offset)),
                 num_iters=d.stiffness_iters,
                 per_term=d.stiffness_terms,
                 seed=config.run.seed,

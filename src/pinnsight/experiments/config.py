@@ -18,6 +18,8 @@ the defaults only by overrides — ``--set section.key=value``, TOML tables, key
 arguments — and the resolved tree is written beside the results as ``config.json``.
 Defaults a benchmark suggests (its network sizes; the cavity's layer-wise annealing
 statistic) come from its registry entry (`pinnsight.problems.register`).
+``run.curriculum`` trains the run in stages along a ladder of one problem parameter, each
+stage warm-started from the previous one (`pinnsight.experiments.curriculum`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from ..problems import PROBLEMS, check_params, get_problem, problem_defaults
 from ..sampling import SAMPLERS
 from ..train import DEFAULT_EVAL_POINTS
 from ..weighting import BALANCERS
+from .curriculum import check_curriculum, total_steps
 from .options import Option, coerce, factory_options
 
 __all__ = ["RunConfig", "RECIPES", "MODELS", "REGISTRIES", "parse_value", "ALIASES", "recipes_for", "recipe_values"]
@@ -178,6 +181,13 @@ class RunSection:
         },
     )
     x64: bool = field(default=False, metadata={"doc": "train in float64"})
+    curriculum: dict[str, tuple[int | float, ...]] = field(
+        default_factory=dict,
+        metadata={
+            "doc": "stages before the target: {PARAM: (values...), 'steps': (n...)}, each "
+            "warm-started (pinnsight.experiments.curriculum); {}: none"
+        },
+    )
 
 
 SECTIONS: dict[str, type] = {
@@ -272,6 +282,7 @@ class RunConfig:
             for fname, f in _fields(cls).items():
                 if name != "problem":
                     _check_field(name, f, getattr(sec, fname))
+        check_curriculum(self.run.curriculum, self.problem.name)
         for name in ("optim", "weighting", "sampling"):
             _check_ranges(self, name)
 
@@ -368,6 +379,12 @@ class RunConfig:
         if self.net.layers is not None:
             return tuple(self.net.layers)
         return tuple(PROBLEMS[self.problem.name].defaults["net.layers"])
+
+    @property
+    def total_steps(self) -> int:
+        """All steps of the run: ``run.steps``, and with a ``run.curriculum`` the steps of the
+        stages before it (`pinnsight.experiments.curriculum.stages_of`)."""
+        return total_steps(self)
 
     def options(self, section: str) -> dict[str, Any]:
         """Effective keyword arguments of ``section``'s factory: its defaults, then the

@@ -38,6 +38,8 @@ def describe(cfg: RunConfig) -> str:
         for fname, f in _fields(cls).items():
             value = cfg.layers if fname == "layers" else getattr(sec, fname)
             default = f.default if f.default is not dataclasses_missing() else None
+            if f.default_factory is not dataclasses_missing():
+                default = f.default_factory()
             if fname == "layers":
                 default = entry.defaults.get("net.layers")
             lines.append(_line(f"{name}.{fname}", value, default, f.metadata.get("doc", "")))

@@ -154,7 +154,7 @@ def run_many(
     """
     summaries, restart, notes, resumed = plan(jobs, overwrite=overwrite)
     todo = sorted(restart)
-    total = sum(jobs[i].config.run.steps for i in todo)
+    total = sum(jobs[i].config.total_steps for i in todo)
     for line in notes:
         print(line, file=sys.stderr, flush=True)
     bar = tqdm(total=total, initial=resumed, desc=desc, unit="step", smoothing=0.05, disable=total == 0)

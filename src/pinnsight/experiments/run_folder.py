@@ -78,6 +78,7 @@ WRITTEN = (
     "summary.json",
     "histograms.npz",
     "stiffness.csv",
+    "stages.json",
     "ntk.npz",
     "report.html",
     "report.md",
@@ -399,7 +400,7 @@ def load_model(folder: str | Path, skeleton: Any) -> Any:
 
 def expected_records(config) -> dict[str, list[int]]:
     """The steps a finished run of ``config`` recorded: ``{"histograms": [...], "stiffness": [...]}``."""
-    d, steps = config.diagnostics, config.run.steps
+    d, steps = config.diagnostics, config.total_steps
     every = d.stiffness_every
     return {
         "histograms": sorted({int(s) for s in d.hist_steps if 0 <= s <= steps}),
@@ -525,17 +526,18 @@ def inspect_run(path: str | Path, config=None) -> RunStatus:
         )
     saved = read_config(p)
     same = config is None or normalised(saved) == normalised(config)
+    total = saved.total_steps  # run.steps, and the stages of a curriculum before it
     if (p / "summary.json").exists():
-        return RunStatus("done", same, summary=read_summary(p), steps=saved.run.steps)
+        return RunStatus("done", same, summary=read_summary(p), steps=total)
     if not (p / "state.eqx").exists():
-        return RunStatus("unfinished", same, steps=saved.run.steps)
+        return RunStatus("unfinished", same, steps=total)
     header = read_state_header(p)
-    if not 0 < header["step"] <= saved.run.steps:
-        raise RunFileError(f"{p / 'state.eqx'}: step {header['step']} is outside 1..{saved.run.steps}.")
+    if not 0 < header["step"] <= total:
+        raise RunFileError(f"{p / 'state.eqx'}: step {header['step']} is outside 1..{total}.")
     if same:
         _, _, rows = _parse_metrics(p / "metrics.csv", upto=header["step"])
         _check_rows(p, rows, header)
-    return RunStatus("unfinished", same, step=header["step"], steps=saved.run.steps, header=header)
+    return RunStatus("unfinished", same, step=header["step"], steps=total, header=header)
 
 
 def _check_rows(p: Path, rows: list[dict[str, float]], header: dict[str, Any]) -> None:
@@ -759,7 +761,8 @@ class RunFolderCallback(Callback):
     ``state_every_s`` seconds), the network every ``checkpoint_every`` steps, and at the end
     the network, the state and ``summary.json`` — put this callback last, so the summary is
     the last file written. An interrupted run gets its state and network but no summary
-    (it is unfinished, and resumable)."""
+    (it is unfinished, and resumable). ``write_summary=False`` (a curriculum's stage before
+    the last) writes ``summary.json`` only if the stage diverged."""
 
     def __init__(
         self,
@@ -767,8 +770,10 @@ class RunFolderCallback(Callback):
         config: dict[str, Any],
         checkpoint_every: int = 5000,
         state_every_s: float = 0.25,
+        write_summary: bool = True,
     ):
         self.folder = folder
+        self.write_summary = bool(write_summary)
         self.config = config
         self.checkpoint_every = int(checkpoint_every)
         self.state_every_s = float(state_every_s)
@@ -807,7 +812,8 @@ class RunFolderCallback(Callback):
         self.folder.save_model(ctx.net)
         if ctx.done > 0 and self._saved_step != ctx.done:
             self._save_state(ctx)
-        if summary.get("status") != "interrupted":
+        status = summary.get("status")
+        if status != "interrupted" and (self.write_summary or status == "diverged"):
             self.folder.write_json("summary.json", summary)  # the last file of the run
 
 

@@ -1,7 +1,9 @@
 """Run a `RunConfig` end to end: build, train with the run-folder callbacks, load back.
 
 A run with a folder locks it for its whole duration and resumes an unfinished run of the
-same config from its checkpoint (`pinnsight.experiments.run_folder`), bit for bit.
+same config from its checkpoint (`pinnsight.experiments.run_folder`), bit for bit. A run
+with a ``run.curriculum`` trains its stages one after the other, each warm-started from
+the previous one, and resumes mid-curriculum (`pinnsight.experiments.curriculum`).
 """
 
 from __future__ import annotations
@@ -16,10 +18,22 @@ import jax
 from ..callbacks import Callback, LambdaCallback, ProgressBar
 from ..losses import batch_sizes
 from ..problem import Problem
+from ..problems import get_problem
 from ..train import FitResult, fit, init_state
 from . import run_folder
 from .build import build, build_balancer, build_optimizer, build_recorders, build_sampler
 from .config import RunConfig
+from .curriculum import (
+    Stage,
+    StageRecorder,
+    StageRecords,
+    run_stages,
+    stage_balancer,
+    stage_fixed_from,
+    stage_key,
+    stages_of,
+    warm_start,
+)
 
 __all__ = ["run", "load_run"]
 
@@ -42,6 +56,11 @@ def run(
     (``announce``: say so on stderr) and ends bit-identical to an uninterrupted one;
     ``overwrite`` removes pinnsight's files first and starts over.
 
+    With a ``run.curriculum`` the run is its stages in order (`stages_of`), each one `fit`
+    warm-started from the previous stage's network (`pinnsight.experiments.curriculum`);
+    ``callbacks`` and ``on_chunk`` see every stage (``on_start``/``on_end`` once per stage),
+    and the result is the last stage's, with the whole run's history.
+
     Raises:
         FileExistsError: the folder holds a finished run, or a run of another config.
         pinnsight.experiments.run_folder.FolderBusyError: another process is using the folder.
@@ -53,34 +72,42 @@ def run(
         sampler = build_sampler(config, problem)
         batch_sizes(problem, config.sampling.batch_size)  # refused before any folder exists
 
-        def train(state=None, history=None, extra=()):
+        stages = stages_of(config)
+
+        def train(stage: Stage, state=None, history=None, extra=()) -> FitResult:
+            prob = problem if stage.final else get_problem(config.problem.name, **stage.params)
+            bal, stage_k = stage_balancer(balancer, stage), stage_key(key, stage)
+            if state is not None and stage.index > 0 and int(state.step) == stage.start:
+                state = warm_start(state, prob, net, optimizer, bal, sampler, stage_k, stage)
+            recorders = build_recorders(config, out_dir, offset=stage.start)
             cbs: list[Callback] = [
-                ProgressBar(disable=not progress),
-                *build_recorders(config, out_dir),
+                ProgressBar(desc=stage.label(prob.name), disable=not progress),
+                *[StageRecorder(r, stage) for r in recorders],
                 *callbacks,
             ]
             if on_chunk is not None:
                 cbs.append(LambdaCallback(on_chunk))
             cbs.extend(extra)  # the run folder last: summary.json is the last file written
             return fit(
-                problem,
+                prob,
                 net,
-                balancer,
-                steps=config.run.steps,
-                key=key,
+                bal,
+                steps=stage.end,
+                key=stage_k,
                 optimizer=optimizer,
                 sampler=sampler,
                 batch_size=config.sampling.batch_size,
                 chunk_size=config.run.chunk_size,
                 eval_points=config.run.eval_points,
-                fixed_from=config.sampling.fixed_from,
+                fixed_from=stage_fixed_from(config.sampling.fixed_from, stage),
                 callbacks=cbs,
                 state=state,
                 history=history,
+                columns=stage.columns,
             )
 
         if out_dir is None:
-            return train()
+            return run_stages(stages, train)
         with run_folder.open_run(out_dir, config, overwrite=overwrite) as opened:
             state = history = None
             if opened.status.kind == "unfinished":
@@ -89,12 +116,17 @@ def run(
                 history = opened.history
                 if announce:
                     print(
-                        f"resuming {out_dir} from step {opened.resume_step} of {config.run.steps}",
+                        f"resuming {out_dir} from step {opened.resume_step} of {stages[-1].end}",
                         file=sys.stderr,
                         flush=True,
                     )
-            folder_cb = run_folder.RunFolderCallback(opened.folder, config.to_dict())
-            return train(state, history, [folder_cb])
+
+            def tail(stage: Stage) -> list[Callback]:  # last: summary.json is the last file
+                folder_cb = run_folder.RunFolderCallback
+                return [folder_cb(opened.folder, config.to_dict(), write_summary=stage.final)]
+
+            records = StageRecords(opened.folder.path)
+            return run_stages(stages, train, state=state, history=history, records=records, tail=tail)
 
 
 def load_run(path: str | Path) -> tuple[RunConfig, Problem, Any]:

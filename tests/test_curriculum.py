@@ -1,0 +1,241 @@
+"""Curricula (issue 10): stages along a ladder of one problem parameter, each warm-started from
+the previous stage's network; stages recorded, resumable mid-curriculum bit for bit, bad specs
+refused in one line; the problems' own ``best`` recipes and ``reproduce --recipes``."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import jax
+import pytest
+
+import pinnsight as ps
+from pinnsight import interrupt
+from pinnsight.cli import main
+from pinnsight.experiments.build import build, build_balancer, build_optimizer, build_sampler
+from pinnsight.experiments.curriculum import STAGES_FILE, stages_of
+from pinnsight.experiments.runs import load_run, run
+
+TINY = {"net.layers": (1, 8, 8, 1), "run.chunk_size": 10, "run.steps": 20}
+LADDER = {"C": (1.0,), "steps": (20,)}
+NOT_REPRODUCIBLE = ("wall_time", "steps_per_s", "eval_log")  # timings: columns and summary keys
+
+
+def _config(**values) -> ps.RunConfig:
+    """Poisson 1D at C = 2 after a stage at C = 1: 20 + 20 steps of a tiny network."""
+    return ps.RunConfig.create(problem="poisson1d", **{"C": 2.0, **TINY, "run.curriculum": LADDER, **values})
+
+
+@pytest.fixture(scope="module", autouse=True)
+def in_process_cache(tmp_path_factory):
+    """The same tiny stages compile several times here: cache them (restored after)."""
+    old = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("xla-cache")))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    yield
+    jax.config.update("jax_compilation_cache_dir", old)
+
+
+def _rows(folder: Path) -> list[dict[str, str]]:
+    with (folder / "metrics.csv").open() as fh:
+        return [
+            {k: v for k, v in r.items() if not k.startswith(NOT_REPRODUCIBLE)} for r in csv.DictReader(fh)
+        ]
+
+
+def _summary(folder: Path) -> dict:
+    s = json.loads((folder / "summary.json").read_text())
+    return {
+        k: v
+        for k, v in s.items()
+        if not k.startswith(NOT_REPRODUCIBLE) and k not in ("train_time_s", "start_step")
+    }
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory) -> Path:
+    """The 2-stage run, uninterrupted."""
+    out = tmp_path_factory.mktemp("whole") / "run"
+    run(_config(), out, progress=False)
+    return out
+
+
+# -- the stages ---------------------------------------------------------------------------------
+
+
+def test_the_ladder_leads_to_the_run_s_own_value():
+    stages = stages_of(_config())
+    assert [(s.value, s.start, s.steps) for s in stages] == [(1.0, 0, 20), (2.0, 20, 20)]
+    assert stages[-1].final and stages[-1].params == {"C": 2.0} and _config().total_steps == 40
+    # values at or past the target are dropped: one stage, exactly a run without a curriculum
+    assert len(stages_of(_config(C=1.0))) == 1 and _config(C=1.0).total_steps == 20
+    down = _config(C=2.0, **{"run.curriculum": {"C": (8.0, 4.0, 1.0), "steps": (5, 6, 7)}})
+    assert [(s.value, s.steps) for s in stages_of(down)] == [(8.0, 5), (4.0, 6), (2.0, 20)]
+    # the cavity's `best`: a curriculum only above Re = 100, ending at the run's own Re
+    for re, ladder in [(100, [100.0]), (400, [100.0, 400.0]), (1000, [100.0, 400.0, 1000.0])]:
+        cfg = ps.RunConfig.create(problem="cavity", recipe="best", Re=re)
+        stages = stages_of(cfg)
+        assert [s.value for s in stages] == ladder and stages[-1].steps == cfg.run.steps
+        assert float(stages[-1].params.get("Re", 100.0)) == re
+
+
+BAD = [
+    (5, "must be a table"),
+    ({"C": (1.0,)}, "needs `steps`"),
+    ({"steps": (10,)}, "exactly one parameter"),
+    ({"a2": (1.0,), "steps": (10,)}, "not a parameter of problem 'poisson1d'"),
+    ({"C": (), "steps": ()}, "no values"),
+    ({"C": (1.0, 3.0), "steps": (10,)}, "2 value(s) of 'C' but 1 `steps`"),
+    ({"C": (1.0,), "steps": (0,)}, "positive integer"),
+    ({"C": (1.0,), "steps": (2.5,)}, "positive integer"),
+    ({"C": (1.0, 0.0), "steps": (1, 1)}, "must be non-zero"),
+    ({"C": (1.0, 3.0, 2.0), "steps": (1, 1, 1)}, "strictly increasing or decreasing"),
+    ({"C": 1.0, "steps": 10}, "must be a tuple"),
+]
+
+
+@pytest.mark.parametrize(("spec", "words"), BAD)
+def test_a_bad_curriculum_is_one_line_naming_the_key(spec, words):
+    with pytest.raises(ValueError) as err:
+        _config(**{"run.curriculum": spec})
+    text = str(err.value)
+    assert "run.curriculum" in text and words in text and "\n" not in text
+
+
+def test_the_command_refuses_a_bad_curriculum_before_any_folder(tmp_path, capsys):
+    out = tmp_path / "never"
+    code = main(
+        [
+            "train",
+            "poisson1d",
+            "--out",
+            str(out),
+            "--set",
+            "run.curriculum={'C': (1, 3, 2), 'steps': (1, 1, 1)}",
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        code == 2 and len(err) == 1 and err[0].startswith("pinnsight: error:") and "run.curriculum" in err[0]
+    )
+    assert not out.exists()
+
+
+# -- a run in stages -----------------------------------------------------------------------------
+
+
+def test_the_stages_are_recorded(whole):
+    rows = _rows(whole)
+    assert [(r["step"], r["stage"], r["stage_C"]) for r in rows] == [
+        ("10", "0.0", "1.0"), ("20", "0.0", "1.0"), ("30", "1.0", "2.0"), ("40", "1.0", "2.0")
+    ]  # fmt: skip
+    s = json.loads((whole / "summary.json").read_text())
+    assert s["status"] == "finished" and s["steps"] == 40
+    first, last = s["stages"]
+    assert (first["params"], first["start_step"], first["end_step"]) == ({"C": 1.0}, 0, 20)
+    assert (last["params"], last["start_step"], last["end_step"]) == ({"C": 2.0}, 20, 40)
+    assert last["final_error"] == s["final_error"] and set(first["imbalance"]) == {"bc"}
+    assert json.loads((whole / STAGES_FILE).read_text())["stages"] == [first]
+
+
+def test_the_second_stage_is_warm_started_from_the_first_stage_s_network(whole, tmp_path):
+    # stage 0 is exactly the run at C = 1 without a curriculum ...
+    plain = tmp_path / "plain"
+    run(_config(C=1.0, **{"run.curriculum": {}}), plain, progress=False)
+    drop = ("stage", "stage_C")
+    assert [{k: v for k, v in r.items() if k not in drop} for r in _rows(whole)[:2]] == _rows(plain)
+    # ... and stage 1 is `fit` at C = 2 from that run's final network, with a fresh optimiser
+    # and balancer state, the key fold_in(key, 1), and the run's step count going on from 20
+    cfg = _config()
+    problem, net, key = build(cfg)
+    _, _, trained = load_run(plain)
+    optimizer, balancer, sampler = build_optimizer(cfg), build_balancer(cfg), build_sampler(cfg, problem)
+    k1 = jax.random.fold_in(key, 1)
+    state = ps.init_state(problem, trained, optimizer, balancer, sampler, k1)
+    state = state._replace(step=state.step + 20)
+    kw = dict(optimizer=optimizer, sampler=sampler, batch_size=cfg.sampling.batch_size, chunk_size=10)
+    warm = ps.fit(problem, net, balancer, steps=40, key=k1, state=state, **kw)
+    rows = _rows(whole)[2:]
+    assert [float(r["loss"]) for r in rows] == [float(v) for v in warm.history["loss"]]
+    assert [float(r["error"]) for r in rows] == [float(v) for v in warm.history["error"]]
+    # (and that network is not the initial one: the equality above is not a cold start's)
+    assert any(
+        bool((a != b).any()) for a, b in zip(jax.tree.leaves(trained), jax.tree.leaves(net), strict=True)
+    )
+
+
+class _StopAt(ps.Callback):
+    """Asks the loop to stop after the chunk that ends at ``step`` (as SIGINT would)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_chunk(self, ctx, row):
+        if ctx.done == self.step:
+            interrupt.request("test")
+
+
+@pytest.mark.parametrize(
+    ("stop", "lose_records"),
+    [(30, False), (20, False), (20, True)],
+    ids=["mid-stage", "at-the-boundary", "killed-before-the-stage-record"],
+)
+def test_a_run_stopped_mid_curriculum_resumes_bit_identical(whole, tmp_path, stop, lose_records, capsys):
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run(_config(), out, progress=False, callbacks=[_StopAt(stop)])
+    interrupt.clear()
+    assert not (out / "summary.json").exists() and (out / "state.eqx").exists()
+    if lose_records:
+        (out / STAGES_FILE).unlink()
+    run(_config(), out, progress=False)
+    assert f"resuming {out} from step {stop} of 40" in capsys.readouterr().err
+    for name in ("model.eqx", "state.eqx", STAGES_FILE):
+        assert (out / name).read_bytes() == (whole / name).read_bytes(), name
+    assert _rows(out) == _rows(whole)
+    assert _summary(out) == _summary(whole)
+
+
+# -- recipes and the recipe table ----------------------------------------------------------------
+
+
+def test_best_recipes_are_listed_and_valid(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "best     (cavity)" in out and "best     (burgers)" in out
+    for problem in ("cavity", "burgers"):
+        cfg = ps.RunConfig.create(problem=problem, recipe="best")
+        assert cfg.recipe == "best" and cfg.run.steps > 0
+
+
+def test_reproduce_recipes_makes_a_second_resumable_table(tmp_path):
+    from pinnsight.experiments.reproduce import recipe_suite, reproduce
+    from pinnsight.problems import PROBLEMS
+
+    assert recipe_suite("best") == {"burgers": ("best",), "cavity": ("best",)}
+    with pytest.raises(ValueError, match="no built-in problem has a recipe 'M1'"):
+        recipe_suite("M1")
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# R\n\n<!-- reproduce:begin -->\npaper\n<!-- reproduce:end -->\n\nafter\n")
+    entry = PROBLEMS["poisson1d"]
+    entry.recipes["toy"] = {**TINY, "problem.params.C": 2.0, "run.curriculum": LADDER}
+    try:
+        kw = dict(seeds=(0,), out=tmp_path / "rep", workers=1, suite={"poisson1d": ("toy",)}, results=results)
+        first = reproduce(recipe="toy", **kw)
+        model = tmp_path / "rep" / "poisson1d" / "toy" / "seed0" / "model.eqx"
+        stamp = model.stat().st_mtime_ns
+        second = reproduce(recipe="toy", **kw)  # finished runs are reused
+    finally:
+        del entry.recipes["toy"]
+    assert model.stat().st_mtime_ns == stamp and first["table"] == second["table"]
+    summary = json.loads(model.with_name("summary.json").read_text())
+    assert summary["steps"] == 40 and len(summary["stages"]) == 2
+    text = results.read_text()
+    assert (
+        text.index("<!-- reproduce:end -->")
+        < text.index("<!-- reproduce-toy:begin -->")
+        < text.index("after")
+    )
+    assert text.count("<!-- reproduce-toy:begin -->") == 1 and "poisson1d | toy" in text and "paper" in text
