@@ -26,7 +26,7 @@ def _base_config(args):
     recipe = getattr(args, "recipe", None) or getattr(args, "model", None)
     if recipe is not None:
         values["recipe"] = recipe
-    for name in ("steps", "seed"):
+    for name in ("steps", "seed", "devices"):
         v = getattr(args, name, None)
         if v is not None:
             values[name] = v
@@ -298,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--devices",
+        type=int,
+        help="shard each step's points over N devices (run.devices, default 1; with "
+        "PINNSIGHT_DISTRIBUTED=1 the devices of all hosts count)",
+    )
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("compare", help="train M1-M4 and write a side-by-side report")
@@ -390,11 +396,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """The command. Called without ``argv`` (the ``pinnsight`` executable) it also sets the
     process up as every training process is: a one-thread XLA client, and SIGINT/SIGTERM
-    that stop cleanly (`pinnsight.experiments.process`)."""
+    that stop cleanly (`pinnsight.experiments.process`). With ``PINNSIGHT_DISTRIBUTED=1`` it
+    first joins the multi-host cluster (`pinnsight.data_parallel.initialize_distributed`)."""
     if argv is None:
+        from .data_parallel import initialize_distributed
         from .experiments.process import install_signal_watcher, one_thread_xla
 
         install_signal_watcher()
+        initialize_distributed()  # before the backends exist; a no-op unless asked for
         one_thread_xla()
     args = build_parser().parse_args(argv)
     if getattr(args, "restart", False):

@@ -46,6 +46,7 @@ import optax
 from . import interrupt, memory
 from .callbacks import Callback, FitContext
 from .coefficients import attach_coefficients, coefficient_values
+from .data_parallel import check_batch, data_mesh, replicate, replicated_constraint, shard_points
 from .diagnostics.stats import gradient_summary
 from .losses import (
     RESIDUAL,
@@ -178,12 +179,18 @@ def make_step(
     sampler: Sampler | None = None,
     *,
     fixed_from: int | None = None,
+    devices: int | jax.sharding.Mesh | None = None,
 ) -> Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]:
     """The pure training step ``state -> (state, metrics)`` (jit it, or scan it).
 
     ``net`` gives the static (non-trainable) part of the network; its parameters come
-    from the state.
+    from the state. ``devices`` (a count, or a mesh with the one axis ``"data"``): with more
+    than one, the step's points are sharded over the devices and the new state constrained
+    to be replicated (`pinnsight.data_parallel`; hand it a state placed with
+    `pinnsight.data_parallel.replicate`); None or 1 leaves the step as it is.
     """
+    mesh = data_mesh(devices)
+    check_batch(sizes, mesh)
     sampler = sampler or uniform(problem.domain)
     net = attach_coefficients(problem.coefficients, net)
     _, static = eqx.partition(net, eqx.is_inexact_array)
@@ -194,6 +201,7 @@ def make_step(
         if fixed_from is not None:  # stop advancing the key: the same points from then on
             key = jnp.where(state.step >= fixed_from, state.key, key)
         pts = sample_points(problem, sub, sizes, lambda k, n: sampler.draw(state.sampler_state, k, n))
+        pts = shard_points(pts, mesh)  # unchanged on one device
         point_weights = None
         if balancer.point_weights is not None:
             point_weights = functools.partial(balancer.point_weights, state.balancer_state)
@@ -221,7 +229,7 @@ def make_step(
             **{f"lambda_{g}": lam[g] for g in terms_of(problem)},
         }
         new = TrainState(params, opt_state, bstate, key, state.step + 1, state.sampler_state)
-        return new, metrics
+        return replicated_constraint(new, mesh), metrics
 
     return step
 
@@ -305,7 +313,7 @@ def _with_evaluation(compiled: _Compiled, problem: Problem, static, eval_points:
     return replace(compiled, chunk_error_of=chunk_error_of, error_points=len(idx))
 
 
-def _compile(problem, static, step_fn, sampler: Sampler, key, sizes, state) -> _Compiled:
+def _compile(problem, static, step_fn, sampler: Sampler, key, sizes, state, mesh=None) -> _Compiled:
     refresh_key = jax.random.fold_in(key, 0x5A4D)
     stats_key = jax.random.fold_in(key, 0x57A7)
     ref = problem.reference_data
@@ -342,7 +350,7 @@ def _compile(problem, static, step_fn, sampler: Sampler, key, sizes, state) -> _
         i, s, m = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), state, zeros))
         return s, m, i
 
-    _check_memory(run_steps, state, sizes)
+    _check_memory(run_steps, state, sizes, mesh)
 
     @jax.jit
     def error_of(params):
@@ -357,12 +365,14 @@ def _compile(problem, static, step_fn, sampler: Sampler, key, sizes, state) -> _
     return _Compiled(_ChunkRunner(run_steps), refresh_sampler, error_of, stats_of)
 
 
-def _check_memory(run_steps, state, sizes) -> None:
+def _check_memory(run_steps, state, sizes, mesh=None) -> None:
     """Compile the step loop ahead of time (the later calls reuse it) and refuse a step whose
-    peak memory, by XLA's analysis (else a formula), exceeds the machine's available memory."""
+    peak memory, by XLA's analysis (else a formula), exceeds the machine's available memory.
+    With a data-parallel ``mesh`` the state is replicated on it and the analysis is per device."""
+    where = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()) if mesh is not None else None
     abstract = jax.tree_util.tree_map(
         lambda a: (
-            jax.ShapeDtypeStruct(a.shape, a.dtype, weak_type=getattr(a, "weak_type", False))
+            jax.ShapeDtypeStruct(a.shape, a.dtype, weak_type=getattr(a, "weak_type", False), sharding=where)
             if hasattr(a, "shape")
             else a
         ),
@@ -458,6 +468,7 @@ def fit(
     state: TrainState | None = None,
     history: Mapping[str, Sequence[float]] | None = None,
     columns: Mapping[str, float] | None = None,
+    devices: int | jax.sharding.Mesh | None = None,
 ) -> FitResult:
     r"""Train a PINN: minimise $\sum_i\lambda_i\mathcal{L}_i$ for ``steps`` steps. Writes nothing.
 
@@ -482,7 +493,12 @@ def fit(
     - ``columns``: constant columns of every metrics row, right after ``step`` (a
       curriculum's ``stage``, `pinnsight.experiments.curriculum`);
     - ``history``: the rows logged before ``state`` (resuming from a checkpoint), so that the
-      summary and `FitResult.history` cover the whole run.
+      summary and `FitResult.history` cover the whole run;
+    - ``devices``: data-parallel training over this many of ``jax.devices()`` (or a
+      `jax.sharding.Mesh` with the one axis ``"data"``): the state is replicated, each step's
+      points are sharded and XLA sums the gradients (`pinnsight.data_parallel`; every batch
+      size must be divisible by the count). Several hosts: call `jax.distributed.initialize()`
+      first and count the devices of all hosts. None or 1: one device, as before.
 
     A stop request (`pinnsight.interrupt`, SIGINT/SIGTERM under the ``pinnsight`` command)
     ends the run after the current call of the compiled loop (about half a second) with
@@ -493,7 +509,8 @@ def fit(
         >>> result.summary["final_error"]  # doctest: +SKIP
 
     Raises:
-        ValueError: bad sizes or step counts, or a network that does not fit the problem.
+        ValueError: bad sizes or step counts, a network that does not fit the problem, more
+            devices than JAX sees, or a batch size not divisible by ``devices``.
         DivergenceError: a loss became NaN/inf; the callbacks' ``on_end`` saw the last
             good state with status ``"diverged"``.
         pinnsight.memory.MemoryEstimateError: the compiled step will not fit in memory.
@@ -516,14 +533,18 @@ def fit(
     _, static = eqx.partition(net, eqx.is_inexact_array)
     if fixed_from is not None and int(fixed_from) < 0:
         raise ValueError(f"`fixed_from` must be a step >= 0 or None, got fixed_from = {fixed_from}.")
-    step_fn = make_step(problem, net, optimizer, balancer, sizes, sampler, fixed_from=fixed_from)
+    mesh = data_mesh(devices)
+    step_fn = make_step(
+        problem, net, optimizer, balancer, sizes, sampler, fixed_from=fixed_from, devices=mesh
+    )
     with interrupt.busy():
         # shapes first: the memory check runs before the state (a RAD pool, say) is allocated
         shapes = state or jax.eval_shape(lambda: init_state(problem, net, optimizer, balancer, sampler, key))
-        compiled = _compile(problem, static, step_fn, sampler, key, sizes, shapes)
+        compiled = _compile(problem, static, step_fn, sampler, key, sizes, shapes, mesh)
         compiled = _with_evaluation(compiled, problem, static, eval_points)
         if state is None:
             state = init_state(problem, net, optimizer, balancer, sampler, key)
+        state = replicate(state, mesh)  # one device: unchanged
         ctx = FitContext(problem, static, state, steps, sizes, key, done=int(state.step))
         ctx.extras["columns"] = {k: float(v) for k, v in (columns or {}).items()}
         return _loop(ctx, compiled, chunk_size, list(callbacks), history)

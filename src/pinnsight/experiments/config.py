@@ -8,7 +8,7 @@ optim         kind (adam | …) and its options (learning_rate, decay_rate, deca
 weighting     kind (fixed | annealing | …) and its options (every, variant, alpha, …)
 sampling      kind (uniform | rad | …), batch_size, and its options (pool, k, c)
 diagnostics   hist_steps, hist_bins, stiffness_every, stiffness_iters, stiffness_terms
-run           steps, seed, chunk_size, eval_points, x64
+run           steps, seed, chunk_size, eval_points, x64, devices
 ```
 
 The options of a ``kind`` are the keyword arguments of its factory (`pinnsight.nets.NETWORKS`,
@@ -66,6 +66,7 @@ ALIASES: dict[str, str] = {
     "seed": "run.seed",
     "chunk_size": "run.chunk_size",
     "x64": "run.x64",
+    "devices": "run.devices",
     "batch_size": "sampling.batch_size",
     "sampling": "sampling.kind",
     "rad_pool": "sampling.pool",
@@ -165,7 +166,7 @@ class DiagnosticsSection:
 
 @dataclass(frozen=True)
 class RunSection:
-    """How long, from which seed, in which precision."""
+    """How long, from which seed, in which precision, on how many devices."""
 
     steps: int = field(default=40_000, metadata={"doc": "optimiser steps", "min": 1})
     seed: int = field(default=0, metadata={"doc": "seed of the initial network and the points", "min": 0})
@@ -181,6 +182,10 @@ class RunSection:
         },
     )
     x64: bool = field(default=False, metadata={"doc": "train in float64"})
+    devices: int = field(
+        default=1,
+        metadata={"doc": "devices each step's points are sharded over (pinnsight.data_parallel)", "min": 1},
+    )
     curriculum: dict[str, tuple[int | float, ...]] = field(
         default_factory=dict,
         metadata={

@@ -16,6 +16,7 @@ from typing import Any
 import jax
 
 from ..callbacks import Callback, LambdaCallback, ProgressBar
+from ..data_parallel import check_batch, data_mesh
 from ..losses import batch_sizes
 from ..problem import Problem
 from ..problems import get_problem
@@ -70,7 +71,8 @@ def run(
         problem, net, key = build(config)
         balancer, optimizer = build_balancer(config), build_optimizer(config)
         sampler = build_sampler(config, problem)
-        batch_sizes(problem, config.sampling.batch_size)  # refused before any folder exists
+        sizes = batch_sizes(problem, config.sampling.batch_size)  # refused before any folder exists
+        check_batch(sizes, data_mesh(config.run.devices))  # as are too many devices, odd batches
 
         stages = stages_of(config)
 
@@ -103,6 +105,7 @@ def run(
                 callbacks=cbs,
                 state=state,
                 history=history,
+                devices=config.run.devices,
                 columns=stage.columns,
             )
 
