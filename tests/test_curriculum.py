@@ -208,6 +208,9 @@ def test_best_recipes_are_listed_and_valid(capsys):
     for problem in ("cavity", "burgers"):
         cfg = ps.RunConfig.create(problem=problem, recipe="best")
         assert cfg.recipe == "best" and cfg.run.steps > 0
+    assert main(["config", "best", "--problem", "cavity", "--set", "Re=1000"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("  # stages: Re = 100 (") and " -> 400 (" in last and " -> 1000 (" in last
 
 
 def test_reproduce_recipes_makes_a_second_resumable_table(tmp_path):

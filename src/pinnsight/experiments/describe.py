@@ -54,7 +54,18 @@ def describe(cfg: RunConfig) -> str:
             unused = sorted(set(sec.options) - set(effective))
             if unused:
                 lines.append(f"  # set but unused by {sec.kind}: {', '.join(unused)}")
-    return "\n".join(lines)
+    return "\n".join(lines + _stages(cfg))
+
+
+def _stages(cfg: RunConfig) -> list[str]:
+    """One comment line with the stages of a curriculum (none without one)."""
+    from .curriculum import stages_of
+
+    stages = stages_of(cfg)
+    if len(stages) == 1:
+        return []
+    path = " -> ".join(f"{s.value:g} ({s.steps} steps)" for s in stages)
+    return [f"  # stages: {stages[0].name} = {path}; {stages[-1].end} steps in all"]
 
 
 def _recipes(problem: str) -> list[str]:
