@@ -251,7 +251,10 @@ def _cmd_doctor(args) -> int:
 def _add_common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
     p.add_argument("problem", help="problem name (see `pinnsight list`)")
     if model:
-        p.add_argument("--recipe", help="named preset of the config tree: M1..M4, or a problem's own such as best (default M1)")
+        p.add_argument(
+            "--recipe",
+            help="named preset of the config tree: M1..M4, or a problem's own such as best (default M1)",
+        )
         p.add_argument("--model", help=argparse.SUPPRESS)
     p.add_argument("--steps", type=int, help="optimiser steps (default 40000)")
     p.add_argument(
@@ -375,7 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "target", help="a problem (see `pinnsight list`) or path/to/script.py[:NAME] defining a Problem"
     )
-    p.add_argument("--recipe", help="named preset of the config tree: M1..M4, or a problem's own such as best (default M1)")
+    p.add_argument(
+        "--recipe",
+        help="named preset of the config tree: M1..M4, or a problem's own such as best (default M1)",
+    )
     p.add_argument("--steps", type=int, help="steps of the probe training (default 5000)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--set", dest="assignments", nargs="+", metavar="KEY=VALUE", help="override config keys")

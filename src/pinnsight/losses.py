@@ -14,6 +14,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
 
 from .problem import Problem
 
@@ -168,6 +169,66 @@ def total_loss_fn(problem: Problem, static, weights: Mapping[str, Any], points: 
         return total
 
     return loss
+
+
+def weighted_residuals_fn(
+    problem: Problem, static, weights: Mapping[str, Any], points: Mapping[str, jax.Array]
+):
+    r"""$\theta\mapsto (r, J)$: every residual and misfit on ``points`` stacked and scaled by
+    $\sqrt{\lambda_t/N_t}$, so that $\|r\|^2$ is `total_loss_fn`'s value (the sum-of-squares
+    form Gauss–Newton steps need; point weights are not applied), and its Jacobian
+    $J = \partial r/\partial\theta$ with the columns in `jax.flatten_util.ravel_pytree`
+    order of the parameters.
+
+    The function takes ``(params, with_jacobian)``; $J$ is built point by point (one
+    reverse pass per point, `jax.vmap` over the points), so its memory is that of $J$.
+    """
+
+    def per_point(params):
+        """[(point function (params, x) -> scaled values, points)] for every term."""
+        out = []
+
+        def residual(p, x, n=points[RESIDUAL].shape[0]):
+            r = problem.residual_function(eqx.combine(p, static))(x)
+            return jnp.sqrt(weights.get(RESIDUAL, 1.0) / n) * r.ravel()
+
+        out.append((residual, points[RESIDUAL]))
+        for c in problem.conditions:
+
+            def misfit(p, x, c=c, n=points[c].shape[0]):
+                u = problem.point_function(eqx.combine(p, static))
+                m = jnp.atleast_1d(problem.conditions[c].misfit(u, x))
+                return jnp.sqrt(weights[problem.group_of(c)] / n) * m.ravel()
+
+            out.append((misfit, points[c]))
+        return out
+
+    def residuals(params, with_jacobian: bool = False):
+        flat, unravel = ravel_pytree(params)
+        rs, js = [], []
+        for fn, pts in per_point(params):
+            rs.append(jax.vmap(lambda x, fn=fn: fn(params, x))(pts).ravel())
+            if with_jacobian:
+                jac = jax.vmap(jax.jacrev(lambda th, x, fn=fn: fn(unravel(th), x)), in_axes=(None, 0))(
+                    flat, pts
+                )
+                js.append(jac.reshape(-1, flat.size))
+        r = jnp.concatenate(rs)
+        return (r, jnp.concatenate(js)) if with_jacobian else r
+
+    return residuals
+
+
+class WeightedLoss:
+    r"""The step's weighted loss $\theta\mapsto\mathcal{L}(\theta)$ on its points (callable,
+    the ``value_fn`` that `optax.lbfgs` expects), with its sum-of-squares form
+    ``residuals(params, with_jacobian=False)`` (`weighted_residuals_fn`) for Gauss–Newton."""
+
+    def __init__(self, loss: Callable, residuals: Callable):
+        self.loss, self.residuals = loss, residuals
+
+    def __call__(self, params):
+        return self.loss(params)
 
 
 def ntk_diagonal(problem: Problem, static, params, points: Mapping[str, jax.Array], term: str) -> jax.Array:

@@ -50,6 +50,7 @@ from .data_parallel import check_batch, data_mesh, replicate, replicated_constra
 from .diagnostics.stats import gradient_summary
 from .losses import (
     RESIDUAL,
+    WeightedLoss,
     batch_sizes,
     group_losses,
     ntk_diagonal,
@@ -59,6 +60,7 @@ from .losses import (
     term_losses_and_gradients,
     total_loss_fn,
     weighted_gradient,
+    weighted_residuals_fn,
     weighted_total,
 )
 from .nets.base import check_network
@@ -218,9 +220,17 @@ def make_step(
         lam = bstate.weights
         total_grad = weighted_gradient(lam, grads, balancer.weights_residual)
         value = weighted_total(lam, terms, balancer.weights_residual)
-        value_fn = total_loss_fn(problem, static, jax.lax.stop_gradient(lam), pts)
+        frozen = jax.lax.stop_gradient(lam)
         updates, opt_state = optimizer.update(
-            total_grad, state.opt_state, state.params, value=value, grad=total_grad, value_fn=value_fn
+            total_grad,
+            state.opt_state,
+            state.params,
+            value=value,
+            grad=total_grad,
+            value_fn=WeightedLoss(
+                total_loss_fn(problem, static, frozen, pts),
+                weighted_residuals_fn(problem, static, frozen, pts),
+            ),
         )
         params = optax.apply_updates(state.params, updates)
         metrics = {

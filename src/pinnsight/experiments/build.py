@@ -10,7 +10,7 @@ import optax
 from ..coefficients import attach_coefficients
 from ..diagnostics.recorders import HistogramRecorder, StiffnessRecorder
 from ..nets import NETWORKS, check_network, input_stats
-from ..optim import OPTIMIZERS, paper_schedule
+from ..optim import OPTIMIZERS, POLISHERS, paper_schedule, switch_at
 from ..problem import Problem
 from ..problems import get_problem
 from ..sampling import SAMPLERS, Sampler
@@ -50,13 +50,31 @@ def build_net(config: RunConfig, problem: Problem, key: jax.Array):
 
 def build_balancer(config: RunConfig) -> Balancer:
     balancer = BALANCERS[config.weighting.kind](**config.options("weighting"))
-    if config.weighting.freeze_from is not None:
-        balancer = frozen_from(balancer, config.weighting.freeze_from)
+    freeze = config.weighting.freeze_from
+    if freeze is None:
+        freeze = config.optim.polish_from
+    if freeze is not None:
+        balancer = frozen_from(balancer, freeze)
     return balancer
 
 
+def fixed_points_from(config: RunConfig) -> int | None:
+    """The step from which the points stay fixed: ``sampling.fixed_from``, else the
+    polish stage's first step (``optim.polish_from``: L-BFGS and Gauss–Newton need one
+    objective)."""
+    if config.sampling.fixed_from is not None:
+        return config.sampling.fixed_from
+    return config.optim.polish_from
+
+
 def build_optimizer(config: RunConfig) -> optax.GradientTransformation:
-    return OPTIMIZERS[config.optim.kind](**config.options("optim"))
+    """The optimiser of ``config.optim``; with ``polish`` set, `optax.lbfgs` (zoom line
+    search) or `pinnsight.optim.gauss_newton` takes over at ``polish_from``
+    (`pinnsight.optim.switch_at`)."""
+    optimizer = OPTIMIZERS[config.optim.kind](**config.options("optim"))
+    if config.optim.polish is not None:
+        optimizer = switch_at(optimizer, POLISHERS[config.optim.polish](), config.optim.polish_from)
+    return optimizer
 
 
 def build_sampler(config: RunConfig, problem: Problem) -> Sampler:

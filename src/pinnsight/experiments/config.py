@@ -40,7 +40,16 @@ from ..weighting import BALANCERS
 from .curriculum import check_curriculum, total_steps
 from .options import Option, coerce, factory_options
 
-__all__ = ["RunConfig", "RECIPES", "MODELS", "REGISTRIES", "parse_value", "ALIASES", "recipes_for", "recipe_values"]
+__all__ = [
+    "RunConfig",
+    "RECIPES",
+    "MODELS",
+    "REGISTRIES",
+    "parse_value",
+    "ALIASES",
+    "recipes_for",
+    "recipe_values",
+]
 
 REGISTRIES: dict[str, dict[str, Any]] = {
     "net": NETWORKS,
@@ -122,6 +131,17 @@ class OptimSection(KindSection):
     """The optimiser (`pinnsight.optim`): its kind and own options."""
 
     kind: str = field(default="adam", metadata={"doc": "optimiser (pinnsight.optim.OPTIMIZERS)"})
+    polish: str | None = field(
+        default=None,
+        metadata={"doc": "second stage from polish_from on: lbfgs | gauss_newton; none: no second stage"},
+    )
+    polish_from: int | None = field(
+        default=None,
+        metadata={
+            "doc": "first step of the polish stage (fixed points and frozen weights from then on)",
+            "min": 0,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -182,16 +202,16 @@ class RunSection:
         },
     )
     x64: bool = field(default=False, metadata={"doc": "train in float64"})
-    devices: int = field(
-        default=1,
-        metadata={"doc": "devices each step's points are sharded over (pinnsight.data_parallel)", "min": 1},
-    )
     curriculum: dict[str, tuple[int | float, ...]] = field(
         default_factory=dict,
         metadata={
             "doc": "stages before the target: {PARAM: (values...), 'steps': (n...)}, each "
             "warm-started (pinnsight.experiments.curriculum); {}: none"
         },
+    )
+    devices: int = field(
+        default=1,
+        metadata={"doc": "devices each step's points are sharded over (pinnsight.data_parallel)", "min": 1},
     )
 
 
@@ -290,6 +310,7 @@ class RunConfig:
         check_curriculum(self.run.curriculum, self.problem.name)
         for name in ("optim", "weighting", "sampling"):
             _check_ranges(self, name)
+        _check_polish(self.optim)
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -425,6 +446,18 @@ def _check_ranges(config: RunConfig, section: str) -> None:
         raise ValueError(f"{section}.kind {kind!r}: {err}") from None
 
 
+def _check_polish(optim: OptimSection) -> None:
+    from ..optim import POLISHERS
+
+    if optim.polish is not None and optim.polish not in POLISHERS:
+        raise ValueError(f"unknown optim.polish {optim.polish!r}; choose one of: {', '.join(POLISHERS)}.")
+    if (optim.polish is None) != (optim.polish_from is None):
+        raise ValueError(
+            "set optim.polish and optim.polish_from together (e.g. optim.polish=gauss_newton "
+            "optim.polish_from=5000), or neither."
+        )
+
+
 def recipes_for(problem: str) -> dict[str, dict[str, Any]]:
     """The recipes ``problem`` can run: M1–M4 and the problem's own (``best``, …)."""
     own = PROBLEMS[problem].recipes if problem in PROBLEMS else {}
@@ -435,7 +468,9 @@ def recipe_values(name: str, problem: str) -> dict[str, Any]:
     """The tree values recipe ``name`` sets for ``problem``."""
     known = recipes_for(problem)
     if name not in known:
-        raise ValueError(f"unknown recipe {name!r} for problem {problem!r}; choose one of: {', '.join(known)}.")
+        raise ValueError(
+            f"unknown recipe {name!r} for problem {problem!r}; choose one of: {', '.join(known)}."
+        )
     return known[name]
 
 

@@ -17,7 +17,15 @@ import jax
 from ..diagnostics.doctor import DEFAULT_PROBE_STEPS, SEVERITIES, Diagnosis, _jsonable, doctor
 from ..optim import paper_schedule
 from ..problem import Problem
-from .build import build_balancer, build_net, build_optimizer, build_problem, build_sampler, learning_rate_at
+from .build import (
+    build_balancer,
+    build_net,
+    build_optimizer,
+    build_problem,
+    build_sampler,
+    fixed_points_from,
+    learning_rate_at,
+)
 from .config import RunConfig
 
 __all__ = ["load_problem", "diagnose_config", "run_doctor", "setup_of", "is_script"]
@@ -103,7 +111,7 @@ def diagnose_config(config: RunConfig, problem: Problem | None = None, *, progre
             learning_rate=(lambda t: float(schedule(t))) if schedule is not None else None,
             sampler=build_sampler(config, problem),
             batch_size=config.sampling.batch_size,
-            fixed_from=config.sampling.fixed_from,
+            fixed_from=fixed_points_from(config),
             setup=setup_of(config),
             seed=config.run.seed,
             progress=progress,

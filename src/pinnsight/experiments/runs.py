@@ -22,7 +22,14 @@ from ..problem import Problem
 from ..problems import get_problem
 from ..train import FitResult, fit, init_state
 from . import run_folder
-from .build import build, build_balancer, build_optimizer, build_recorders, build_sampler
+from .build import (
+    build,
+    build_balancer,
+    build_optimizer,
+    build_recorders,
+    build_sampler,
+    fixed_points_from,
+)
 from .config import RunConfig
 from .curriculum import (
     Stage,
@@ -101,12 +108,12 @@ def run(
                 batch_size=config.sampling.batch_size,
                 chunk_size=config.run.chunk_size,
                 eval_points=config.run.eval_points,
-                fixed_from=stage_fixed_from(config.sampling.fixed_from, stage),
+                fixed_from=stage_fixed_from(fixed_points_from(config), stage),
                 callbacks=cbs,
                 state=state,
                 history=history,
-                devices=config.run.devices,
                 columns=stage.columns,
+                devices=config.run.devices,
             )
 
         if out_dir is None:

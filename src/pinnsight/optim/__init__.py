@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import optax
 
+from .gauss_newton import GaussNewtonState, gauss_newton
 from .recipes import adam_lbfgs, soap_optimizer
 from .schedules import paper_optimizer, paper_schedule
 from .soap import ScaleBySoapState, scale_by_soap, soap
@@ -24,7 +25,10 @@ __all__ = [
     "ScaleBySoapState",
     "soap_optimizer",
     "adam_lbfgs",
+    "gauss_newton",
+    "GaussNewtonState",
     "OPTIMIZERS",
+    "POLISHERS",
 ]
 
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
@@ -33,3 +37,10 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     "adam_lbfgs": adam_lbfgs,
 }
 """Optimiser factories by config name (keyword options of plain numbers)."""
+
+POLISHERS: dict[str, Callable[[], optax.GradientTransformation]] = {
+    "lbfgs": optax.lbfgs,
+    "gauss_newton": gauss_newton,
+}
+"""Second-stage optimisers (``optim.polish``): run from ``optim.polish_from`` on fixed points
+with frozen weights, usually in float64."""
