@@ -6,7 +6,9 @@ candidate's name to its config-tree values (``{"problem": "helmholtz", "recipe":
 ``--jobs`` at a time, job ``i`` pinned with ``taskset`` to cores ``[i*c, (i+1)*c)`` so
 that a 16-core machine runs eight trainings as eight 2-core machines. One JSON line per
 finished run goes to ``--out`` (final relative L2 error, the error history, wall time,
-steps/s, final weights); runs already in ``--out`` are skipped, so a killed search resumes.
+steps/s, final weights, learned coefficients, the gradient imbalance per chunk and the
+Hessian's σ_max rows when ``diagnostics.stiffness_every`` asks for them); a value ``"$seed"``
+becomes the run's seed (e.g. ``problem.seed_data``); runs already in ``--out`` are skipped, so a killed search resumes.
 
     python benchmarks/search.py candidates.json --seeds 0,1,2 --jobs 7 --cores 2 --out runs.jsonl
 
@@ -25,17 +27,25 @@ import time
 from pathlib import Path
 
 WORKER = r"""
-import json, sys, time
+import csv, json, sys, tempfile, time
+from pathlib import Path
 import pinnsight as ps
 name, seed, values = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+values = {k: (seed if v == "$seed" else v) for k, v in values.items()}  # e.g. the data's seed
 cfg = ps.RunConfig.create(**{**values, "run.seed": seed})
 t = time.perf_counter()
 try:
-    r = ps.run(cfg, progress=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        r = ps.run(cfg, Path(tmp) / "run", progress=False)
+        stiff = Path(tmp) / "run" / "stiffness.csv"
+        rows = list(csv.DictReader(stiff.open())) if stiff.exists() else []
     s = r.summary
+    imb = {k: [float(v) for v in r.history[k]] for k in r.history if k.startswith("imbalance_")}
     row = {"final_error": s["final_error"], "steps_per_s": s["steps_per_s"],
-           "errors": [float(e) for e in r.history["error"]],
-           "final_lambda": s.get("final_lambda"), "status": s.get("status")}
+           "errors": [float(e) for e in r.history["error"]], "steps": [int(v) for v in r.history["step"]],
+           "imbalance": imb, "stiffness": rows,
+           "final_lambda": s.get("final_lambda"), "status": s.get("status"),
+           "final_coefficients": s.get("final_coefficients")}
 except Exception as err:  # a diverged or refused candidate is a result too
     row = {"final_error": None, "failed": f"{type(err).__name__}: {err}"}
 row.update(name=name, seed=seed, values=values, wall_s=time.perf_counter() - t)

@@ -82,3 +82,11 @@ def test_polish_stage_through_the_config_tree_lowers_the_error_of_poisson():
         progress=False,
     )
     assert polished.summary["final_error"] < adam.summary["final_error"] / 100
+
+
+def test_a_singular_system_takes_no_step_and_raises_the_damping():
+    loss = _least_squares(lambda p: jnp.stack([p[0] * 0.0 + jnp.nan, p[1]]))
+    opt = gauss_newton(damping=1e-3, grow=10.0)
+    params = jnp.asarray([1.0, 2.0])
+    updates, state = opt.update(None, opt.init(params), params, value_fn=loss)
+    assert np.all(np.asarray(updates) == 0.0) and float(state.rho) == pytest.approx(1e-2)

@@ -98,6 +98,7 @@ def gauss_newton(
             gram + mu * jnp.eye(flat.size, dtype=gram.dtype), lx.positive_semidefinite_tag
         )
         d = lx.linear_solve(op, jac.T @ r, solver=lx.Cholesky(), throw=False).value
+        d = jnp.where(jnp.all(jnp.isfinite(d)), d, 0.0)  # a failed factorisation: no step, more damping
         loss0 = jnp.sum(r**2)
         trial = jax.vmap(lambda eta: jnp.sum(res(flat - eta * d) ** 2))(etas.astype(flat.dtype))
         trial = jnp.where(jnp.isfinite(trial), trial, jnp.inf)
