@@ -8,7 +8,8 @@ that a 16-core machine runs eight trainings as eight 2-core machines. One JSON l
 finished run goes to ``--out`` (final relative L2 error, the error history, wall time,
 steps/s, final weights, learned coefficients, the gradient imbalance per chunk and the
 Hessian's σ_max rows when ``diagnostics.stiffness_every`` asks for them); a value ``"$seed"``
-becomes the run's seed (e.g. ``problem.seed_data``); runs already in ``--out`` are skipped, so a killed search resumes.
+becomes the run's seed (e.g. ``problem.seed_data``); runs already in ``--out`` are skipped,
+so a killed search resumes.
 
     python benchmarks/search.py candidates.json --seeds 0,1,2 --jobs 7 --cores 2 --out runs.jsonl
 
