@@ -1,9 +1,13 @@
-"""Training throughput of M1–M4 at the paper's Helmholtz settings, side by side.
+"""Training throughput of recipes and of each component, side by side in one run.
 
     python benchmarks/speed.py [--steps 5000] [--chunk 500] [--problem helmholtz]
+    python benchmarks/speed.py --models all          # every recipe of the problem (best too)
+    python benchmarks/speed.py --components          # each cure added to M1 alone
 
-Each model's chunk is compiled first, then ``--steps`` steps are timed (compile
-excluded). Reports steps/s and the cost of each model relative to M1 in the same run.
+Each row's chunk is compiled first, then its steps are timed (compile excluded, best of
+3). Reports steps/s and the cost per step relative to M1 in the same run. A recipe or
+component with a second-order stage is timed in that stage (its first step moved to 0)
+over ``--polish-steps`` steps, since its cost per step is what differs.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import jax
 
 import pinnsight as ps
 from pinnsight.experiments.build import build, build_balancer, build_optimizer, build_sampler
+from pinnsight.experiments.config import recipes_for
 from pinnsight.losses import batch_sizes
 from pinnsight.train import init_state, make_step
 
@@ -50,8 +55,31 @@ def best_rate(step, state, steps: int, chunk: int = 500, repeats: int = 3) -> fl
     return best
 
 
-def throughput(config: ps.RunConfig, steps: int, chunk: int) -> float:
-    return best_rate(*step_and_state(config), steps, chunk)
+def throughput(config: ps.RunConfig, steps: int, chunk: int, polish_steps: int = 100) -> float:
+    """Steps/s of ``config``'s step; a polish stage is timed from its own first step."""
+    if config.optim.polish is not None:
+        config = config.override(**{"optim.polish_from": 0})
+        steps = chunk = polish_steps
+    with jax.enable_x64(config.run.x64):
+        return best_rate(*step_and_state(config), steps, chunk)
+
+
+COMPONENTS: dict[str, dict] = {
+    "M1": {},
+    "+grad_norm": {"weighting.kind": "grad_norm", "weighting.every": 100},
+    "+ntk": {"weighting.kind": "ntk", "weighting.every": 100},
+    "+relobralo": {"weighting.kind": "relobralo"},
+    "+softadapt": {"weighting.kind": "softadapt"},
+    "+annealing": {"weighting.kind": "annealing"},
+    "+modified_mlp": {"net.kind": "modified_mlp"},
+    "+fourier": {"net.kind": "fourier_mlp"},
+    "+rwf": {"net.kind": "rwf_mlp"},
+    "+pirate": {"net.kind": "pirate"},
+    "+soap": {"optim.kind": "soap"},
+    "+rad": {"sampling.kind": "rad"},
+    "+lbfgs": {"optim.polish": "lbfgs", "optim.polish_from": 0},
+}
+"""One cure at a time on top of M1 (the paper's net and batch): its cost per step."""
 
 
 def main() -> None:
@@ -59,23 +87,32 @@ def main() -> None:
     ap.add_argument("--problem", default="helmholtz")
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--chunk", type=int, default=500)
-    ap.add_argument("--models", default="M1,M2,M3,M4", help="recipes, comma-separated")
+    ap.add_argument("--models", default="M1,M2,M3,M4", help="recipes, comma-separated, or all")
+    ap.add_argument("--components", action="store_true", help="M1 plus one cure at a time")
+    ap.add_argument("--polish-steps", type=int, default=100, help="steps timed in a polish stage")
     ap.add_argument("--set", nargs="*", default=[], dest="assignments")
     args = ap.parse_args()
     base = ps.RunConfig.create(problem=args.problem).with_assignments(args.assignments)
     rates = {}
-    for m in args.models.split(","):
-        rates[m] = throughput(base.override(recipe=m), args.steps, args.chunk)
+    if args.components:
+        for name, values in COMPONENTS.items():
+            cfg = base.override(recipe="M1", **values)
+            rates[name] = throughput(cfg, args.steps, args.chunk, args.polish_steps)
+    else:
+        models = list(recipes_for(args.problem)) if args.models == "all" else args.models.split(",")
+        for m in models:
+            cfg = base.override(recipe=m).with_assignments(args.assignments)
+            rates[m] = throughput(cfg, args.steps, args.chunk, args.polish_steps)
     ref = rates.get("M1")
     print(
         f"# {args.problem}, batch {base.sampling.batch_size}/sampler, chunk {args.chunk}, "
         f"{args.steps} timed steps (best of 3); jax {jax.__version__}, "
         f"{jax.devices()[0].platform}, {platform.processor() or platform.machine()}"
     )
-    print(f"{'model':6} {'steps/s':>9} {'cost vs M1':>11}")
+    print(f"{'row':14} {'steps/s':>9} {'cost vs M1':>11}")
     for m, r in rates.items():
         rel = f"{ref / r:.3f}x" if ref else "-"
-        print(f"{m:6} {r:9.0f} {rel:>11}")
+        print(f"{m:14} {r:9.1f} {rel:>11}")
     print(json.dumps({"rates": rates}))
 
 
