@@ -229,3 +229,15 @@ def test_a_problem_recipe_applies_only_to_its_problem_and_freeze_from_wraps_the_
         seen.append(float(state.weights["boundary"]))
     assert seen[0] != 1.0 and seen[1] != seen[0]  # steps 0 and 1 update
     assert seen[3] == seen[2] == seen[1]  # from step 2 on the weights stay
+
+
+def test_every_recipe_of_every_problem_round_trips_through_config_json():
+    from pinnsight import RunConfig
+    from pinnsight.experiments.config import recipes_for
+    from pinnsight.problems import PROBLEMS
+
+    for problem in PROBLEMS:
+        for name in recipes_for(problem):
+            cfg = RunConfig.create(problem=problem, recipe=name)
+            back = RunConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+            assert back == cfg, (problem, name)
