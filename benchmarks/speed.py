@@ -78,6 +78,7 @@ COMPONENTS: dict[str, dict] = {
     "+soap": {"optim.kind": "soap"},
     "+rad": {"sampling.kind": "rad"},
     "+lbfgs": {"optim.polish": "lbfgs", "optim.polish_from": 0},
+    "+gauss_newton": {"optim.polish": "gauss_newton", "optim.polish_from": 0},
 }
 """One cure at a time on top of M1 (the paper's net and batch): its cost per step."""
 
