@@ -291,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("config", help="print the whole config tree with defaults and one-line docs")
-    p.add_argument("recipe", nargs="?", help="a recipe (M1..M4)")
+    p.add_argument("recipe", nargs="?", help="a recipe (M1..M4, or the problem's own, e.g. best)")
     p.add_argument("--problem", default="helmholtz", help="problem (default helmholtz)")
     p.add_argument("--set", dest="assignments", nargs="+", metavar="KEY=VALUE")
     p.add_argument("--config", help="TOML file")
