@@ -22,7 +22,7 @@ def test_list(capsys):
     ("argv", "message"),
     [
         (["train", "nope"], "unknown problem 'nope'; choose one of: .*helmholtz"),
-        (["train", "helmholtz", "--model", "M9"], "unknown recipe 'M9'; choose one of: M1, M2"),
+        (["train", "helmholtz", "--model", "M9"], "unknown recipe 'M9' for problem 'helmholtz'; choose one of: M1, M2"),
         (["train", "helmholtz", "--set", "foo=1"], "unknown config key 'foo'.*a2"),
         (["train", "helmholtz", "--steps", "0"], "`run.steps` must be >= 1"),
         (["train", "helmholtz", "--steps", "-3"], "`run.steps` must be >= 1"),
