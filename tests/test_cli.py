@@ -12,6 +12,37 @@ from pinnsight.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def example_process(request, tmp_path_factory):
+    """examples/poisson2d.py in a process of its own, started with this module's first test
+    (when `test_example_file_runs` is selected) so that it trains beside the in-process tests
+    below; `example` waits for it. Output to files: no pipe to fill up."""
+    if not any(
+        "example" in item.fixturenames for item in request.session.items if item.module is request.module
+    ):
+        yield None
+        return
+    logs = tmp_path_factory.mktemp("example")
+    with (logs / "stdout").open("w") as out, (logs / "stderr").open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "examples" / "poisson2d.py")], stdout=out, stderr=err
+        )
+    yield proc, logs
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+@pytest.fixture
+def example(example_process) -> subprocess.CompletedProcess:
+    """The example's process, finished."""
+    proc, logs = example_process
+    returncode = proc.wait(timeout=300)
+    return subprocess.CompletedProcess(
+        proc.args, returncode, (logs / "stdout").read_text(), (logs / "stderr").read_text()
+    )
+
+
 def test_list(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
@@ -22,7 +53,10 @@ def test_list(capsys):
     ("argv", "message"),
     [
         (["train", "nope"], "unknown problem 'nope'; choose one of: .*helmholtz"),
-        (["train", "helmholtz", "--model", "M9"], "unknown recipe 'M9' for problem 'helmholtz'; choose one of: M1, M2"),
+        (
+            ["train", "helmholtz", "--model", "M9"],
+            "unknown recipe 'M9' for problem 'helmholtz'; choose one of: M1, M2",
+        ),
         (["train", "helmholtz", "--set", "foo=1"], "unknown config key 'foo'.*a2"),
         (["train", "helmholtz", "--steps", "0"], "`run.steps` must be >= 1"),
         (["train", "helmholtz", "--steps", "-3"], "`run.steps` must be >= 1"),
@@ -143,11 +177,9 @@ def test_diagnose_renders_a_run(tmp_path):
     assert main(["diagnose", str(tmp_path / "missing")]) == 2
 
 
-def test_example_file_runs():
+def test_example_file_runs(example):
     """examples/poisson2d.py, the README's own-PDE example, trains to < 1e-1 error."""
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "poisson2d.py")], capture_output=True, text=True, timeout=300
-    )
+    proc = example
     assert proc.returncode == 0, proc.stderr[-2000:]
     err = float(proc.stdout.strip().split()[-1])
     assert err < 1e-1

@@ -1,7 +1,9 @@
 """Data-parallel training on two (forced) CPU devices: `pinnsight.data_parallel`.
 
 JAX fixes its device count when its backend starts, so each check runs in a subprocess with
-``XLA_FLAGS=--xla_force_host_platform_device_count=2`` set before ``import jax``.
+``XLA_FLAGS=--xla_force_host_platform_device_count=2`` set before ``import jax``. The two
+subprocesses are independent: both start with this module's first test and run side by side
+(on two cores the second costs no wall time of its own); each test waits for its own.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+import pytest
 
 TWO_CPUS = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
 
@@ -84,13 +89,56 @@ LIBRARY = textwrap.dedent(
 )
 
 
-def _run(args: list[str], timeout: float = 240) -> subprocess.CompletedProcess:
-    env = {**os.environ, **TWO_CPUS}
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
+class _Started:
+    """A subprocess with two CPU devices, its output going to files (no pipe to fill up)."""
+
+    def __init__(self, args: list[str], logs: Path):
+        logs.mkdir(parents=True, exist_ok=True)
+        self.out, self.err = logs / "stdout", logs / "stderr"
+        with self.out.open("w") as out, self.err.open("w") as err:
+            env = {**os.environ, **TWO_CPUS}
+            self.proc = subprocess.Popen(args, stdout=out, stderr=err, text=True, env=env)
+
+    def result(self, timeout: float = 240) -> subprocess.CompletedProcess:
+        rc = self.proc.wait(timeout=timeout)
+        return subprocess.CompletedProcess(self.proc.args, rc, self.out.read_text(), self.err.read_text())
 
 
-def test_two_devices_give_the_one_device_losses_gradients_and_step_and_fit_runs(tmp_path):
-    proc = _run([sys.executable, "-c", LIBRARY, str(tmp_path / "bad")])
+@pytest.fixture(scope="module", autouse=True)
+def started(request, tmp_path_factory):
+    """The subprocesses of the selected tests (`library`, `cli`), all started with this module's
+    first test: the library checks with a folder that must never be made, and ``pinnsight
+    train --devices 2`` with its run folder."""
+    wanted = {f for item in request.session.items if item.module is request.module for f in item.fixturenames}
+    root = tmp_path_factory.mktemp("devices")
+    bad, out = root / "bad", root / "run"
+    cmd = [sys.executable, "-m", "pinnsight.cli", "train", "poisson1d", "--quiet"]
+    commands = {
+        "library": [sys.executable, "-c", LIBRARY, str(bad)],
+        "cli": [*cmd, "--devices", "2", "--set", "run.steps=200", "--out", str(out)],
+    }
+    procs = {name: _Started(args, root / f"{name}-logs") for name, args in commands.items() if name in wanted}
+    yield {"procs": procs, "bad": bad, "out": out}
+    for p in procs.values():
+        if p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait()
+
+
+@pytest.fixture
+def library(started) -> tuple[subprocess.CompletedProcess, Path]:
+    """The library checks' process, finished, and the folder it must never have made."""
+    return started["procs"]["library"].result(), started["bad"]
+
+
+@pytest.fixture
+def cli(started) -> tuple[subprocess.CompletedProcess, Path]:
+    """``pinnsight train --devices 2``, finished, and its run folder."""
+    return started["procs"]["cli"].result(), started["out"]
+
+
+def test_two_devices_give_the_one_device_losses_gradients_and_step_and_fit_runs(library):
+    proc, bad = library
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
     out = json.loads(line[len("RESULT ") :])
@@ -107,13 +155,11 @@ def test_two_devices_give_the_one_device_losses_gradients_and_step_and_fit_runs(
     for name, words in (("cli_too_many", "run.devices <= 2"), ("cli_odd_batch", "multiple of 2")):
         rc, err = out[name]
         assert rc == 2 and err.startswith("pinnsight: error:") and words in err and err.count("\n") == 1
-    assert not (tmp_path / "bad").exists()
+    assert not bad.exists()
 
 
-def test_the_cli_trains_on_two_devices(tmp_path):
-    out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "pinnsight.cli", "train", "poisson1d", "--quiet"]
-    ok = _run([*cmd, "--devices", "2", "--set", "run.steps=200", "--out", str(out)])
+def test_the_cli_trains_on_two_devices(cli):
+    ok, out = cli
     assert ok.returncode == 0, ok.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] in ("finished", "degraded") and summary["steps"] == 200

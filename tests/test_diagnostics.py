@@ -26,12 +26,18 @@ def test_lanczos_matches_dense_eigvalsh_on_a_tiny_network():
         params, static = eqx.partition(net, eqx.is_inexact_array)
         flat, unravel = ravel_pytree(params)
         loss = total_loss_fn(problem, static, weights, pts)
-        dense = np.asarray(jax.hessian(lambda f: loss(unravel(f)))(flat))
-        top = np.linalg.eigvalsh(dense)[-1]
-        sigma = loss_max_eigenvalue(problem, net, pts, weights, num_iters=flat.size)
+
+        @jax.jit  # one compile (op by op, every operation would compile on its own)
+        def computed(flat):
+            dense = jax.hessian(lambda f: loss(unravel(f)))(flat)
+            sigma = loss_max_eigenvalue(problem, net, pts, weights, num_iters=flat.size)
+            sigma20 = loss_max_eigenvalue(problem, net, pts, weights, num_iters=20)
+            return dense, sigma, sigma20
+
+        dense, sigma, sigma20 = computed(flat)
+        top = np.linalg.eigvalsh(np.asarray(dense))[-1]
         np.testing.assert_allclose(float(sigma), top, rtol=1e-9)
         # a handful of iterations already lands close (Lanczos converges fast at the top)
-        sigma20 = loss_max_eigenvalue(problem, net, pts, weights, num_iters=20)
         np.testing.assert_allclose(float(sigma20), top, rtol=1e-3)
 
 
@@ -50,7 +56,7 @@ def test_histogram_bins_sum_to_number_of_kernel_entries(getkey):
         "bc": [k * 1e-6 for k in net.kernels],
         "zero": [jnp.zeros_like(k) for k in net.kernels],
     }
-    hist = layer_histograms(kernels, bins=17)
+    hist = jax.jit(layer_histograms, static_argnums=1)(kernels, 17)  # one compile, not one per operation
     sizes = [k.size for k in net.kernels]
     for t in kernels:
         assert hist[t]["counts"].shape == (3, 17)

@@ -27,10 +27,15 @@ def _least_squares(residual):
     return WeightedLoss(lambda p: jnp.sum(residual(p) ** 2), residuals)
 
 
+def _update(opt, loss):
+    """``opt.update`` with ``value_fn=loss``, compiled once (as inside the training step)."""
+    return jax.jit(lambda state, params: opt.update(None, state, params, value_fn=loss))
+
+
 def _steps(opt, params, loss, n):
-    state = opt.init(params)
+    state, update = opt.init(params), _update(opt, loss)
     for _ in range(n):
-        updates, state = opt.update(None, state, params, value_fn=loss)
+        updates, state = update(state, params)
         params = jax.tree_util.tree_map(lambda p, u: p + u, params, updates)
     return params
 
@@ -52,7 +57,7 @@ def test_rosenbrock_residuals_converge_and_a_failed_step_raises_the_damping():
         np.testing.assert_allclose(out, [1.0, 1.0], atol=1e-10)
         opt = gauss_newton(damping=1e-3, grow=10.0)
         at_min = jnp.asarray([1.0, 1.0])  # loss 0: no step size lowers it
-        _, state = opt.update(None, opt.init(at_min), at_min, value_fn=loss)
+        _, state = _update(opt, loss)(opt.init(at_min), at_min)
         assert float(state.rho) == pytest.approx(1e-2)
 
 
@@ -64,12 +69,17 @@ def test_the_step_loss_is_the_square_norm_of_its_residual_vector_and_the_jacobia
         pts = sample_points(problem, key, batch_sizes(problem, 8))
         weights = {"residual": 0.5, "ic": 3.0, "bc": 2.0}
         fn = weighted_residuals_fn(problem, static, weights, pts)
-        r, jac = fn(params, with_jacobian=True)
         flat, unravel = ravel_pytree(params)
-        np.testing.assert_allclose(
-            jnp.sum(r**2), total_loss_fn(problem, static, weights, pts)(params), rtol=1e-12
-        )
-        np.testing.assert_allclose(jac, jax.jacfwd(lambda t: fn(unravel(t)))(flat), atol=1e-12)
+
+        @jax.jit  # one compile (op by op, every operation would compile on its own)
+        def computed(params, flat):
+            r, jac = fn(params, with_jacobian=True)
+            loss = total_loss_fn(problem, static, weights, pts)(params)
+            return r, jac, loss, jax.jacfwd(lambda t: fn(unravel(t)))(flat)
+
+        r, jac, loss, dense = computed(params, flat)
+        np.testing.assert_allclose(jnp.sum(r**2), loss, rtol=1e-12)
+        np.testing.assert_allclose(jac, dense, atol=1e-12)
 
 
 def test_polish_stage_through_the_config_tree_lowers_the_error_of_poisson():
@@ -88,5 +98,5 @@ def test_a_singular_system_takes_no_step_and_raises_the_damping():
     loss = _least_squares(lambda p: jnp.stack([p[0] * 0.0 + jnp.nan, p[1]]))
     opt = gauss_newton(damping=1e-3, grow=10.0)
     params = jnp.asarray([1.0, 2.0])
-    updates, state = opt.update(None, opt.init(params), params, value_fn=loss)
+    updates, state = _update(opt, loss)(opt.init(params), params)
     assert np.all(np.asarray(updates) == 0.0) and float(state.rho) == pytest.approx(1e-2)

@@ -51,29 +51,49 @@ def test_burgers_residual_vanishes_on_the_exact_solution():
         exact = lambda x: burgers_cole_hopf_point(x)  # noqa: E731
         pts = problem.domain.sample(jax.random.PRNGKey(0), 64)
         pts = pts.at[:, 0].set(0.1 + 0.8 * pts[:, 0])  # t > 0, where the formula is smooth
-        r = jax.vmap(lambda x: problem.residual(exact, x))(pts)
-        ut = jax.vmap(lambda x: ps.partial(exact, 0)(x))(pts)
+        r, ut = jax.jit(
+            lambda pts: (
+                jax.vmap(lambda x: problem.residual(exact, x))(pts),
+                jax.vmap(lambda x: ps.partial(exact, 0)(x))(pts),
+            )
+        )(pts)
         assert float(jnp.max(jnp.abs(r))) < 1e-8 * float(jnp.max(jnp.abs(ut)) + 1)
+
+
+def _exact_losses(problem, n_residual: int, n_condition: int):
+    """The residual loss and every condition's loss of the problem's exact solution, on
+    sampled points, in one compiled call (op by op, each operation would compile on its own)."""
+    exact_net = lambda x: jnp.atleast_1d(problem.exact(x))  # noqa: E731
+    pts = problem.domain.sample(jax.random.PRNGKey(0), n_residual)
+    edges = {
+        name: cond.sample(jax.random.PRNGKey(1), n_condition) for name, cond in problem.conditions.items()
+    }
+
+    @jax.jit
+    def losses(pts, edges):
+        conditions = {name: problem.condition_loss(name, exact_net, p) for name, p in edges.items()}
+        return problem.residual_loss(exact_net, pts), conditions
+
+    residual, conditions = losses(pts, edges)
+    return float(residual), {name: float(v) for name, v in conditions.items()}
 
 
 def test_klein_gordon_residual_and_conditions_vanish_on_the_exact_solution():
     problem = ps.get_problem("klein_gordon")
-    exact_net = lambda x: jnp.atleast_1d(problem.exact(x))  # noqa: E731
-    pts = problem.domain.sample(jax.random.PRNGKey(0), 128)
-    assert float(problem.residual_loss(exact_net, pts)) < 1e-6
-    for name, cond in problem.conditions.items():
-        p = cond.sample(jax.random.PRNGKey(1), 32)
-        assert float(problem.condition_loss(name, exact_net, p)) < 1e-10, name
+    residual, conditions = _exact_losses(problem, 128, 32)
+    assert residual < 1e-6
+    assert set(conditions) == set(problem.conditions)
+    for name, loss in conditions.items():
+        assert loss < 1e-10, name
 
 
 def test_heat3d_residual_and_conditions_vanish_on_the_exact_solution():
     problem = ps.get_problem("heat3d", kappa=0.3, resolution=5)
-    exact_net = lambda x: jnp.atleast_1d(problem.exact(x))  # noqa: E731
-    pts = problem.domain.sample(jax.random.PRNGKey(0), 128)
-    assert float(problem.residual_loss(exact_net, pts)) < 1e-8
-    for name, cond in problem.conditions.items():
-        p = cond.sample(jax.random.PRNGKey(1), 32)
-        assert float(problem.condition_loss(name, exact_net, p)) < 1e-10, name
+    residual, conditions = _exact_losses(problem, 128, 32)
+    assert residual < 1e-8
+    assert set(conditions) == set(problem.conditions)
+    for name, loss in conditions.items():
+        assert loss < 1e-10, name
     assert problem.groups == ("ic", "bc") and problem.reference_data.shape == (5, 5, 5)
     assert ps.get_problem("heat3d").reference_data.points.shape == (100**3, 3)
 
@@ -89,9 +109,10 @@ def test_cavity_residual_zero_for_an_exact_navier_stokes_flow():
             return jnp.stack([2 * y**2 - 4 * y**3 / 3, -8 * x[0] / re])
 
         pts = problem.domain.sample(jax.random.PRNGKey(0), 32)
-        r = jax.vmap(lambda x: problem.residual(flow, x))(pts)
+        r, uv = jax.jit(
+            lambda pts: (jax.vmap(lambda x: problem.residual(flow, x))(pts), jax.vmap(velocity(flow))(pts))
+        )(pts)
         assert float(jnp.max(jnp.abs(r))) < 1e-12
-        uv = jax.vmap(velocity(flow))(pts)
         np.testing.assert_allclose(uv[:, 0], 4 * pts[:, 1] * (1 - pts[:, 1]), atol=1e-12)
 
 
@@ -106,8 +127,11 @@ def test_cavity_taylor_mode_residual_matches_nested_forward_mode():
             grad_p = jax.jacfwd(lambda y: u(y)[1])(x)
             return jax.jacfwd(uv)(x) @ uv(x) + grad_p - laplacian(uv)(x) / re
 
+        # compiled once each (op by op, every operation of both would compile on its own)
+        taylor = jax.jit(lambda x: problem.residual(net, x))
+        forward = jax.jit(lambda x: nested(net, x))
         for x in problem.domain.sample(jax.random.PRNGKey(3), 5):
-            np.testing.assert_allclose(problem.residual(net, x), nested(net, x), rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(taylor(x), forward(x), rtol=1e-10, atol=1e-12)
 
 
 @needs_data

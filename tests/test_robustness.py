@@ -94,18 +94,40 @@ run(_base_config(args), args.out, progress=False)
 """
 
 
-def _reference(args: list[str], env) -> None:
-    """An uninterrupted run, alone in its process (one-thread XLA as the command), no report."""
-    proc = subprocess.run([sys.executable, "-c", _REFERENCE, *args], env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+@pytest.fixture(scope="module", autouse=True)
+def reference_process(request, tmp_path_factory, env):
+    """The run `alone` stands for, started with this module's first test when a selected test
+    needs it: an uninterrupted run, alone in its process (one-thread XLA as the command), no
+    report. It trains beside the in-process tests before the first test that needs it, which
+    waits for it; so does every test that times a signal (`quiet`)."""
+    here = [item for item in request.session.items if item.module is request.module]
+    if not any("alone" in item.fixturenames for item in here):
+        yield None
+        return
+    ref = tmp_path_factory.mktemp("alone") / "run"
+    log = ref.with_name("stderr")
+    with log.open("w") as err:  # a file, not a pipe: nothing to fill up while it runs unread
+        args = [sys.executable, "-c", _REFERENCE, *_train_args(ref)]
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    yield ref, proc, log
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
 
 
 @pytest.fixture(scope="module")
-def alone(tmp_path_factory, env) -> Path:
+def alone(reference_process) -> Path:
     """The tiny run of `_train_args`, uninterrupted and alone in its process."""
-    ref = tmp_path_factory.mktemp("alone") / "run"
-    _reference(_train_args(ref), env)
+    ref, proc, log = reference_process
+    assert proc.wait() == 0, log.read_text()[-3000:]
     return ref
+
+
+@pytest.fixture
+def quiet(reference_process) -> None:
+    """No process of this module's runs in the background: the test measures time."""
+    if reference_process is not None:
+        reference_process[1].wait()
 
 
 def _rows(folder: Path) -> list[dict[str, str]]:
@@ -262,7 +284,7 @@ def _interrupt_until_finished(cmd, out: Path, budget: int, rng, env) -> list[tup
             assert took < 2.0, f"{sig.name} took {took:.2f} s to stop the command ({phase})"
 
 
-def test_a_stop_request_waits_for_at_most_half_a_second_of_a_long_chunk(tmp_path, env):
+def test_a_stop_request_waits_for_at_most_half_a_second_of_a_long_chunk(tmp_path, env, quiet):
     """One chunk of ~10 s (60,000 steps): SIGINT still ends the command within 2 s, through the
     training loop (the network is saved), not the hard exit."""
     out = tmp_path / "long"

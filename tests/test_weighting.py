@@ -100,7 +100,8 @@ def test_annealing_inside_training_step_on_a_tiny_net():
     sizes = dict.fromkeys(("residual", *problem.conditions), 16)
     key = jax.random.PRNGKey(7)
     _, sub = jax.random.split(key)
-    _, grads = term_gradients(problem, static, params, sub, sizes)
+    # one compile (op by op, every operation would compile on its own)
+    _, grads = jax.jit(lambda params, key: term_gradients(problem, static, params, key, sizes))(params, sub)
     gr = [np.asarray(k) for k in grads["residual"].main_kernels()]
     gb = [np.asarray(k) for k in grads["bc"].main_kernels()]
     rmax = max(np.abs(g).max() for g in gr)
