@@ -73,9 +73,9 @@ def test_the_ladder_leads_to_the_run_s_own_value():
     assert len(stages_of(_config(C=1.0))) == 1 and _config(C=1.0).total_steps == 20
     down = _config(C=2.0, **{"run.curriculum": {"C": (8.0, 4.0, 1.0), "steps": (5, 6, 7)}})
     assert [(s.value, s.steps) for s in stages_of(down)] == [(8.0, 5), (4.0, 6), (2.0, 20)]
-    # the cavity's `best`: a curriculum only above Re = 100, ending at the run's own Re
+    # the cavity's `curriculum` recipe: stages only above Re = 100, ending at the run's own Re
     for re, ladder in [(100, [100.0]), (400, [100.0, 400.0]), (1000, [100.0, 400.0, 1000.0])]:
-        cfg = ps.RunConfig.create(problem="cavity", recipe="best", Re=re)
+        cfg = ps.RunConfig.create(problem="cavity", recipe="curriculum", Re=re)
         stages = stages_of(cfg)
         assert [s.value for s in stages] == ladder and stages[-1].steps == cfg.run.steps
         assert float(stages[-1].params.get("Re", 100.0)) == re
@@ -208,7 +208,7 @@ def test_best_recipes_are_listed_and_valid(capsys):
     for problem in ("cavity", "burgers"):
         cfg = ps.RunConfig.create(problem=problem, recipe="best")
         assert cfg.recipe == "best" and cfg.run.steps > 0
-    assert main(["config", "best", "--problem", "cavity", "--set", "Re=1000"]) == 0
+    assert main(["config", "curriculum", "--problem", "cavity", "--set", "Re=1000"]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.startswith("  # stages: Re = 100 (") and " -> 400 (" in last and " -> 1000 (" in last
 
@@ -217,7 +217,7 @@ def test_reproduce_recipes_makes_a_second_resumable_table(tmp_path):
     from pinnsight.experiments.reproduce import recipe_suite, reproduce
     from pinnsight.problems import PROBLEMS
 
-    expected = {p: ("best",) for p in ("burgers", "cavity", "helmholtz", "klein_gordon")}
+    expected = {p: ("best",) for p in PROBLEMS}  # every built-in problem has its own `best`
     assert recipe_suite("best") == expected
     with pytest.raises(ValueError, match="no built-in problem has a recipe 'M1'"):
         recipe_suite("M1")

@@ -48,6 +48,18 @@ def observations(
     "inverse Burgers: learn lambda1 and nu of u_t + lambda1 u u_x = nu u_xx from n_data observations",
     defaults={"net.layers": (2, 20, 20, 20, 20, 20, 20, 20, 20, 1)},
     rules={"noise": (0.0, 1.0), "n_data": "positive", "nu_init": "positive"},
+    recipes={
+        # The set-up behind docs/RESULTS.md §8 (what examples/burgers_inverse.py runs): 2,000
+        # Adam steps on 6,000 fresh residual points, then L-BFGS on 6,000 fixed ones (§8 draws
+        # the observations with the run's seed too: `--set problem.seed_data=SEED`).
+        "best": {
+            "optim.kind": "adam_lbfgs",
+            "optim.switch_step": 2000,
+            "sampling.fixed_from": 2000,
+            "sampling.batch_size": {"residual": 6000},
+            "run.steps": 8000,
+        },
+    },
 )
 def make(
     noise: float = 0.0,

@@ -31,6 +31,28 @@ from . import register
     "2D heat equation u_t = kappa (u_xx + u_yy) on [0,1]^2 x [0,1], inputs (t, x, y); 10^6-point reference",
     defaults={"net.layers": (3, 50, 50, 50, 1)},
     rules={"kappa": "positive", "resolution": (2, 200)},
+    recipes={
+        # docs/RESULTS.md §7: the Helmholtz/Klein–Gordon recipe on a 3-20-20-20-1 net.
+        "best": {
+            "net.kind": "mlp",
+            "net.layers": (3, 20, 20, 20, 1),
+            "weighting.kind": "grad_norm",
+            "weighting.every": 100,
+            "sampling.batch_size": {
+                "residual": 4096,
+                "ic": 512,
+                "bc_xlo": 256,
+                "bc_xhi": 256,
+                "bc_ylo": 256,
+                "bc_yhi": 256,
+            },
+            "optim.polish": "gauss_newton",
+            "optim.polish_from": 1000,
+            "run.steps": 1300,
+            "run.chunk_size": 100,
+            "run.x64": True,
+        },
+    },
 )
 def make(kappa: float = 0.1, resolution: int = 100) -> Problem:
     """The heat equation with diffusivity ``kappa``, its reference on a ``resolution``³ grid."""

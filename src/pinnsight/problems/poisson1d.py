@@ -25,6 +25,21 @@ from . import register
     "1D Poisson u'' = g on [0,1], u = sin(C x) (the paper's imbalance example)",
     defaults={"net.layers": (1, 50, 50, 50, 1)},
     rules={"C": "nonzero"},
+    recipes={
+        # docs/RESULTS.md §7 (C = 4): the Helmholtz/Klein–Gordon recipe on a 1-20-20-20-1 net.
+        "best": {
+            "net.kind": "mlp",
+            "net.layers": (1, 20, 20, 20, 1),
+            "weighting.kind": "grad_norm",
+            "weighting.every": 100,
+            "sampling.batch_size": {"residual": 1024, "bc_lo": 64, "bc_hi": 64},
+            "optim.polish": "gauss_newton",
+            "optim.polish_from": 1000,
+            "run.steps": 1300,
+            "run.chunk_size": 100,
+            "run.x64": True,
+        },
+    },
 )
 def make(C: float = 4.0) -> Problem:
     """The 1D Poisson problem with exact solution $\\sin(Cx)$."""
