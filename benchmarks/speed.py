@@ -92,8 +92,12 @@ def main() -> None:
     ap.add_argument("--models", default="M1,M2,M3,M4", help="recipes, comma-separated, or all")
     ap.add_argument("--components", action="store_true", help="M1 plus one cure at a time")
     ap.add_argument("--polish-steps", type=int, default=100, help="steps timed in a polish stage")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="passes over all rows, alternately forward and backward; best per row")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="passes over all rows, alternately forward and backward; best per row",
+    )
     ap.add_argument("--set", nargs="*", default=[], dest="assignments")
     args = ap.parse_args()
     base = ps.RunConfig.create(problem=args.problem).with_assignments(args.assignments)
