@@ -126,6 +126,26 @@ def _check_param(problem: str, key: str, value: Any, default: Any) -> Any:
     return value
 
 
+def gauss_newton_recipe(
+    layers: tuple[int, ...], batch_size: dict[str, int], steps: int, adam_steps: int = 1000
+) -> dict[str, Any]:
+    """The small-network recipe behind docs/RESULTS.md §7: an MLP of ``layers``, grad-norm
+    weights (every 100 steps), ``adam_steps`` Adam steps, then Gauss–Newton in float64 on the
+    points of that step (weights frozen there) until ``steps``; chunks of 100 steps."""
+    return {
+        "net.kind": "mlp",
+        "net.layers": tuple(layers),
+        "weighting.kind": "grad_norm",
+        "weighting.every": 100,
+        "sampling.batch_size": dict(batch_size),
+        "optim.polish": "gauss_newton",
+        "optim.polish_from": adam_steps,
+        "run.steps": steps,
+        "run.chunk_size": 100,
+        "run.x64": True,
+    }
+
+
 from . import burgers as burgers  # noqa: E402
 from . import burgers_inverse as burgers_inverse  # noqa: E402
 from . import cavity as cavity  # noqa: E402

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from ..autodiff import laplacian, partial
 from ..geometry import Box
 from ..problem import Condition, Problem
-from . import register
+from . import gauss_newton_recipe, register
 
 
 @register(
@@ -33,25 +33,11 @@ from . import register
     rules={"kappa": "positive", "resolution": (2, 200)},
     recipes={
         # docs/RESULTS.md §7: the Helmholtz/Klein–Gordon recipe on a 3-20-20-20-1 net.
-        "best": {
-            "net.kind": "mlp",
-            "net.layers": (3, 20, 20, 20, 1),
-            "weighting.kind": "grad_norm",
-            "weighting.every": 100,
-            "sampling.batch_size": {
-                "residual": 4096,
-                "ic": 512,
-                "bc_xlo": 256,
-                "bc_xhi": 256,
-                "bc_ylo": 256,
-                "bc_yhi": 256,
-            },
-            "optim.polish": "gauss_newton",
-            "optim.polish_from": 1000,
-            "run.steps": 1300,
-            "run.chunk_size": 100,
-            "run.x64": True,
-        },
+        "best": gauss_newton_recipe(
+            (3, 20, 20, 20, 1),
+            {"residual": 4096, "ic": 512, "bc_xlo": 256, "bc_xhi": 256, "bc_ylo": 256, "bc_yhi": 256},
+            steps=1300,
+        ),
     },
 )
 def make(kappa: float = 0.1, resolution: int = 100) -> Problem:

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from ..autodiff import laplacian
 from ..geometry import Box
 from ..problem import Condition, Problem
-from . import register
+from . import gauss_newton_recipe, register
 
 
 @register(
@@ -26,24 +26,11 @@ from . import register
     recipes={
         # docs/RESULTS.md §7: Adam 1000 steps to a rough fit, then 600 Gauss-Newton steps in
         # float64 on 4096 fixed residual points (a net of 921 parameters: J^T J is 921^2).
-        "best": {
-            "net.kind": "mlp",
-            "net.layers": (2, 20, 20, 20, 1),
-            "weighting.kind": "grad_norm",
-            "weighting.every": 100,
-            "sampling.batch_size": {
-                "residual": 4096,
-                "bc_xlo": 256,
-                "bc_xhi": 256,
-                "bc_ylo": 256,
-                "bc_yhi": 256,
-            },
-            "optim.polish": "gauss_newton",
-            "optim.polish_from": 1000,
-            "run.steps": 1600,
-            "run.chunk_size": 100,
-            "run.x64": True,
-        }
+        "best": gauss_newton_recipe(
+            (2, 20, 20, 20, 1),
+            {"residual": 4096, "bc_xlo": 256, "bc_xhi": 256, "bc_ylo": 256, "bc_yhi": 256},
+            steps=1600,
+        )
     },
 )
 def make(a1: float = 1.0, a2: float = 4.0, k: float = 1.0) -> Problem:

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from ..autodiff import partial
 from ..geometry import Box
 from ..problem import Condition, Problem
-from . import register
+from . import gauss_newton_recipe, register
 
 
 @register(
@@ -25,18 +25,11 @@ from . import register
     recipes={
         # docs/RESULTS.md §7: Adam 1000 steps to a rough fit, then 300 Gauss-Newton steps in
         # float64 on 4096 fixed residual points (a net of 921 parameters: J^T J is 921^2).
-        "best": {
-            "net.kind": "mlp",
-            "net.layers": (2, 20, 20, 20, 1),
-            "weighting.kind": "grad_norm",
-            "weighting.every": 100,
-            "sampling.batch_size": {"residual": 4096, "ic_u": 256, "ic_ut": 256, "bc_x0": 256, "bc_x1": 256},
-            "optim.polish": "gauss_newton",
-            "optim.polish_from": 1000,
-            "run.steps": 1300,
-            "run.chunk_size": 100,
-            "run.x64": True,
-        }
+        "best": gauss_newton_recipe(
+            (2, 20, 20, 20, 1),
+            {"residual": 4096, "ic_u": 256, "ic_ut": 256, "bc_x0": 256, "bc_x1": 256},
+            steps=1300,
+        )
     },
 )
 def make() -> Problem:

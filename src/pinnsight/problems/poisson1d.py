@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from ..autodiff import laplacian
 from ..geometry import Box
 from ..problem import Condition, Problem
-from . import register
+from . import gauss_newton_recipe, register
 
 
 @register(
@@ -27,18 +27,9 @@ from . import register
     rules={"C": "nonzero"},
     recipes={
         # docs/RESULTS.md §7 (C = 4): the Helmholtz/Klein–Gordon recipe on a 1-20-20-20-1 net.
-        "best": {
-            "net.kind": "mlp",
-            "net.layers": (1, 20, 20, 20, 1),
-            "weighting.kind": "grad_norm",
-            "weighting.every": 100,
-            "sampling.batch_size": {"residual": 1024, "bc_lo": 64, "bc_hi": 64},
-            "optim.polish": "gauss_newton",
-            "optim.polish_from": 1000,
-            "run.steps": 1300,
-            "run.chunk_size": 100,
-            "run.x64": True,
-        },
+        "best": gauss_newton_recipe(
+            (1, 20, 20, 20, 1), {"residual": 1024, "bc_lo": 64, "bc_hi": 64}, steps=1300
+        ),
     },
 )
 def make(C: float = 4.0) -> Problem:
