@@ -281,15 +281,14 @@ def _add_restart(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="pinnsight",
-        description="Train PINNs and see their gradient pathologies (Wang, Teng & Perdikaris 2021).",
-    )
-    sub = ap.add_subparsers(dest="command", required=True)
+def _add_list_parser(sub: argparse._SubParsersAction) -> None:
+    """``pinnsight list``: problems, recipes and the kinds of each config section."""
     p = sub.add_parser("list", help="list problems, recipes and the kinds of each config section")
     p.set_defaults(func=_cmd_list)
 
+
+def _add_config_parser(sub: argparse._SubParsersAction) -> None:
+    """``pinnsight config``: the whole config tree of a recipe and problem."""
     p = sub.add_parser("config", help="print the whole config tree with defaults and one-line docs")
     p.add_argument("recipe", nargs="?", help="a recipe (M1..M4, or the problem's own, e.g. best)")
     p.add_argument("--problem", default="helmholtz", help="problem (default helmholtz)")
@@ -297,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML file")
     p.set_defaults(func=_cmd_config)
 
+
+def _add_train_parser(sub: argparse._SubParsersAction) -> None:
+    """``pinnsight train``: one recipe on one problem, with seed and device options."""
     p = sub.add_parser("train", help="train one model on one problem")
     _add_common(p)
     p.add_argument("--seed", type=int, help="random seed (default 0)")
@@ -309,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_train)
 
+
+def _add_compare_parser(sub: argparse._SubParsersAction) -> None:
+    """``pinnsight compare``: several recipes over several seeds, side by side."""
     p = sub.add_parser("compare", help="train M1-M4 and write a side-by-side report")
     _add_common(p, model=False)
     p.add_argument("--models", default="M1,M2,M3,M4", help="comma-separated recipes (default M1,M2,M3,M4)")
@@ -322,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_compare)
 
+
+def _add_study_parser(sub: argparse._SubParsersAction) -> None:
+    """``pinnsight study``: the paper's Poisson-imbalance and stiffness studies."""
     p = sub.add_parser("study", help="the paper's diagnostic studies (Poisson imbalance, stiffness)")
     p.add_argument("study", choices=["poisson-imbalance", "stiffness"])
     p.add_argument(
@@ -339,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     p.set_defaults(func=_cmd_study)
 
+
+def _add_reproduce_parser(sub: argparse._SubParsersAction) -> None:
+    """``pinnsight reproduce``: the paper's results table, or a recipe's, resumable."""
     p = sub.add_parser("reproduce", help="the paper's results table, or a recipe's (resumable)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, help="steps per run (default 40000; --recipes: the recipe's own)")
@@ -367,10 +378,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_reproduce)
 
+
+def _add_diagnose_parser(sub: argparse._SubParsersAction) -> None:
+    """``pinnsight diagnose``: render a finished run's diagnostics into its report."""
     p = sub.add_parser("diagnose", help="render a finished run's diagnostics into its report")
     p.add_argument("run_dir")
     p.set_defaults(func=_cmd_diagnose)
 
+
+def _add_doctor_parser(sub: argparse._SubParsersAction) -> None:
+    """``pinnsight doctor``: probe-train a problem or a script's Problem and name the cure."""
     p = sub.add_parser(
         "doctor",
         help="probe-train a PINN and say what fails (imbalance, stiffness, spectral bias, ...) and the cure",
@@ -396,6 +413,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report folder (default runs/doctor-PROBLEM-RECIPE)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_doctor)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``pinnsight`` argument parser, one subcommand per ``_add_*_parser`` helper."""
+    ap = argparse.ArgumentParser(
+        prog="pinnsight",
+        description="Train PINNs and see their gradient pathologies (Wang, Teng & Perdikaris 2021).",
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+    for add in (
+        _add_list_parser,
+        _add_config_parser,
+        _add_train_parser,
+        _add_compare_parser,
+        _add_study_parser,
+        _add_reproduce_parser,
+        _add_diagnose_parser,
+        _add_doctor_parser,
+    ):
+        add(sub)
     return ap
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 
@@ -75,68 +75,140 @@ def run(
         pinnsight.experiments.run_folder.RunFileError: a damaged file where it resumes.
     """
     with jax.enable_x64(config.run.x64):
-        problem, net, key = build(config)
-        balancer, optimizer = build_balancer(config), build_optimizer(config)
-        sampler = build_sampler(config, problem)
-        sizes = batch_sizes(problem, config.sampling.batch_size)  # refused before any folder exists
-        check_batch(sizes, data_mesh(config.run.devices))  # as are too many devices, odd batches
-
+        parts = _build_checked(config)
         stages = stages_of(config)
-
-        def train(stage: Stage, state=None, history=None, extra=()) -> FitResult:
-            prob = problem if stage.final else get_problem(config.problem.name, **stage.params)
-            bal, stage_k = stage_balancer(balancer, stage), stage_key(key, stage)
-            if state is not None and stage.index > 0 and int(state.step) == stage.start:
-                state = warm_start(state, prob, net, optimizer, bal, sampler, stage_k, stage)
-            recorders = build_recorders(config, out_dir, offset=stage.start)
-            cbs: list[Callback] = [
-                ProgressBar(desc=stage.label(prob.name), disable=not progress),
-                *[StageRecorder(r, stage) for r in recorders],
-                *callbacks,
-            ]
-            if on_chunk is not None:
-                cbs.append(LambdaCallback(on_chunk))
-            cbs.extend(extra)  # the run folder last: summary.json is the last file written
-            return fit(
-                prob,
-                net,
-                bal,
-                steps=stage.end,
-                key=stage_k,
-                optimizer=optimizer,
-                sampler=sampler,
-                batch_size=config.sampling.batch_size,
-                chunk_size=config.run.chunk_size,
-                eval_points=config.run.eval_points,
-                fixed_from=stage_fixed_from(fixed_points_from(config), stage),
-                callbacks=cbs,
-                state=state,
-                history=history,
-                columns=stage.columns,
-                devices=config.run.devices,
-            )
-
+        train = _stage_trainer(config, parts, out_dir, progress, on_chunk, callbacks)
         if out_dir is None:
             return run_stages(stages, train)
-        with run_folder.open_run(out_dir, config, overwrite=overwrite) as opened:
-            state = history = None
-            if opened.status.kind == "unfinished":
-                skeleton = jax.eval_shape(lambda: init_state(problem, net, optimizer, balancer, sampler, key))
-                state = opened.load_state(skeleton)
-                history = opened.history
-                if announce:
-                    print(
-                        f"resuming {out_dir} from step {opened.resume_step} of {stages[-1].end}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+        return _run_in_folder(config, parts, stages, train, out_dir, overwrite, announce)
 
-            def tail(stage: Stage) -> list[Callback]:  # last: summary.json is the last file
-                folder_cb = run_folder.RunFolderCallback
-                return [folder_cb(opened.folder, config.to_dict(), write_summary=stage.final)]
 
-            records = StageRecords(opened.folder.path)
-            return run_stages(stages, train, state=state, history=history, records=records, tail=tail)
+class _Parts(NamedTuple):
+    """What `build` and friends make of a config: shared by every stage of a run."""
+
+    problem: Problem
+    net: Any
+    key: Any
+    balancer: Any
+    optimizer: Any
+    sampler: Any
+
+
+def _build_checked(config: RunConfig) -> _Parts:
+    """Build the run's pieces and check its batch against its devices, before any folder exists."""
+    problem, net, key = build(config)
+    balancer, optimizer = build_balancer(config), build_optimizer(config)
+    sampler = build_sampler(config, problem)
+    sizes = batch_sizes(problem, config.sampling.batch_size)  # refused before any folder exists
+    check_batch(sizes, data_mesh(config.run.devices))  # as are too many devices, odd batches
+    return _Parts(problem, net, key, balancer, optimizer, sampler)
+
+
+def _stage_callbacks(
+    config: RunConfig,
+    stage: Stage,
+    prob: Problem,
+    out_dir: str | Path | None,
+    progress: bool,
+    on_chunk: Callable[[int, dict[str, float]], None] | None,
+    callbacks: Sequence[Callback],
+    extra: Sequence[Callback],
+) -> list[Callback]:
+    """One stage's callbacks: progress bar, recorders, the caller's, then ``extra`` (the folder's) last."""
+    recorders = build_recorders(config, out_dir, offset=stage.start)
+    cbs: list[Callback] = [
+        ProgressBar(desc=stage.label(prob.name), disable=not progress),
+        *[StageRecorder(r, stage) for r in recorders],
+        *callbacks,
+    ]
+    if on_chunk is not None:
+        cbs.append(LambdaCallback(on_chunk))
+    cbs.extend(extra)  # the run folder last: summary.json is the last file written
+    return cbs
+
+
+def _stage_trainer(
+    config: RunConfig,
+    parts: _Parts,
+    out_dir: str | Path | None,
+    progress: bool,
+    on_chunk: Callable[[int, dict[str, float]], None] | None,
+    callbacks: Sequence[Callback],
+) -> Callable[..., FitResult]:
+    """The ``train(stage, state, history, extra)`` that `run_stages` calls: `fit` one stage,
+    warm-started from the previous stage's state where the stage begins."""
+
+    def train(stage: Stage, state=None, history=None, extra=()) -> FitResult:
+        prob = parts.problem if stage.final else get_problem(config.problem.name, **stage.params)
+        bal, stage_k = stage_balancer(parts.balancer, stage), stage_key(parts.key, stage)
+        if state is not None and stage.index > 0 and int(state.step) == stage.start:
+            state = warm_start(state, prob, parts.net, parts.optimizer, bal, parts.sampler, stage_k, stage)
+        cbs = _stage_callbacks(config, stage, prob, out_dir, progress, on_chunk, callbacks, extra)
+        return fit(
+            prob,
+            parts.net,
+            bal,
+            steps=stage.end,
+            key=stage_k,
+            optimizer=parts.optimizer,
+            sampler=parts.sampler,
+            batch_size=config.sampling.batch_size,
+            chunk_size=config.run.chunk_size,
+            eval_points=config.run.eval_points,
+            fixed_from=stage_fixed_from(fixed_points_from(config), stage),
+            callbacks=cbs,
+            state=state,
+            history=history,
+            columns=stage.columns,
+            devices=config.run.devices,
+        )
+
+    return train
+
+
+def _resume_point(
+    opened: run_folder.OpenedRun,
+    parts: _Parts,
+    stages: Sequence[Stage],
+    out_dir: str | Path,
+    announce: bool,
+) -> tuple[Any, dict[str, list[float]] | None]:
+    """``(state, history)`` to resume an unfinished run in ``opened`` from, ``(None, None)`` otherwise;
+    ``announce``: say on stderr where it resumes."""
+    if opened.status.kind != "unfinished":
+        return None, None
+    p = parts
+    skeleton = jax.eval_shape(lambda: init_state(p.problem, p.net, p.optimizer, p.balancer, p.sampler, p.key))
+    state = opened.load_state(skeleton)
+    history = opened.history
+    if announce:
+        print(
+            f"resuming {out_dir} from step {opened.resume_step} of {stages[-1].end}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return state, history
+
+
+def _run_in_folder(
+    config: RunConfig,
+    parts: _Parts,
+    stages: Sequence[Stage],
+    train: Callable[..., FitResult],
+    out_dir: str | Path,
+    overwrite: bool,
+    announce: bool,
+) -> FitResult:
+    """Run ``stages`` in the locked folder ``out_dir``, resuming an unfinished run found there."""
+    with run_folder.open_run(out_dir, config, overwrite=overwrite) as opened:
+        state, history = _resume_point(opened, parts, stages, out_dir, announce)
+
+        def tail(stage: Stage) -> list[Callback]:  # last: summary.json is the last file
+            folder_cb = run_folder.RunFolderCallback
+            return [folder_cb(opened.folder, config.to_dict(), write_summary=stage.final)]
+
+        records = StageRecords(opened.folder.path)
+        return run_stages(stages, train, state=state, history=history, records=records, tail=tail)
 
 
 def load_run(path: str | Path) -> tuple[RunConfig, Problem, Any]:
