@@ -525,6 +525,22 @@ def fit(
             good state with status ``"diverged"``.
         pinnsight.memory.MemoryEstimateError: the compiled step will not fit in memory.
     """
+    steps, chunk_size = _checked_lengths(steps, chunk_size, eval_points)
+    parts = _fit_parts(problem, net, balancer, optimizer, sampler, batch_size, fixed_from, devices)
+    with interrupt.busy():
+        compiled, state = _compiled_and_state(problem, parts, key, eval_points, state)
+        ctx = FitContext(problem, parts.static, state, steps, parts.sizes, key, done=int(state.step))
+        ctx.extras["columns"] = {k: float(v) for k, v in (columns or {}).items()}
+        return _loop(ctx, compiled, chunk_size, list(callbacks), history)
+
+
+def _checked_lengths(steps: int, chunk_size: int, eval_points: int | None) -> tuple[int, int]:
+    """``(steps, chunk_size)`` as ints, after checking them and ``eval_points`` (`fit`'s
+    arguments of the same names).
+
+    Raises:
+        ValueError: ``steps < 1``, ``chunk_size < 1``, or a negative (or bool) ``eval_points``.
+    """
     steps, chunk_size = int(steps), int(chunk_size)
     if steps < 1:
         raise ValueError(f"`steps` must be a positive number of steps, got steps = {steps}.")
@@ -534,6 +550,44 @@ def fit(
         raise ValueError(
             f"`eval_points` must be >= 0 (0 or None: the whole reference), got eval_points = {eval_points}."
         )
+    return steps, chunk_size
+
+
+class _FitParts(NamedTuple):
+    """What `fit` trains with, defaults filled in and checked (`_fit_parts`)."""
+
+    net: eqx.Module
+    """The network, with the problem's trainable coefficients attached (if any)."""
+    static: Any
+    """Its non-trainable part (`eqx.partition` on inexact arrays)."""
+    balancer: Balancer
+    optimizer: optax.GradientTransformation
+    sampler: Sampler
+    sizes: Mapping[str, int]
+    """Points per term per step (`batch_sizes`)."""
+    mesh: jax.sharding.Mesh | None
+    """The data-parallel mesh, None on one device (`data_mesh`)."""
+    step_fn: Callable
+    """The pure training step (`make_step`)."""
+
+
+def _fit_parts(
+    problem: Problem,
+    net: eqx.Module,
+    balancer: Balancer | None,
+    optimizer: optax.GradientTransformation | None,
+    sampler: Sampler | None,
+    batch_size: int | Mapping[str, int],
+    fixed_from: int | None,
+    devices: int | jax.sharding.Mesh | None,
+) -> _FitParts:
+    """`fit`'s defaults (fixed weights 1, `paper_optimizer`, the uniform sampler) and checks of
+    the batch sizes, the network against the problem, ``fixed_from`` and ``devices`` (in that
+    order), then the training step.
+
+    Raises:
+        ValueError: as `fit` (bad sizes, network, ``fixed_from`` or device count).
+    """
     sizes = batch_sizes(problem, batch_size)
     net = attach_coefficients(problem.coefficients, net)  # trainable PDE coefficients, if any
     check_network(net, problem.domain.dim, problem.output_dim)
@@ -547,17 +601,30 @@ def fit(
     step_fn = make_step(
         problem, net, optimizer, balancer, sizes, sampler, fixed_from=fixed_from, devices=mesh
     )
-    with interrupt.busy():
-        # shapes first: the memory check runs before the state (a RAD pool, say) is allocated
-        shapes = state or jax.eval_shape(lambda: init_state(problem, net, optimizer, balancer, sampler, key))
-        compiled = _compile(problem, static, step_fn, sampler, key, sizes, shapes, mesh)
-        compiled = _with_evaluation(compiled, problem, static, eval_points)
-        if state is None:
-            state = init_state(problem, net, optimizer, balancer, sampler, key)
-        state = replicate(state, mesh)  # one device: unchanged
-        ctx = FitContext(problem, static, state, steps, sizes, key, done=int(state.step))
-        ctx.extras["columns"] = {k: float(v) for k, v in (columns or {}).items()}
-        return _loop(ctx, compiled, chunk_size, list(callbacks), history)
+    return _FitParts(net, static, balancer, optimizer, sampler, sizes, mesh, step_fn)
+
+
+def _compiled_and_state(
+    problem: Problem, parts: _FitParts, key: jax.Array, eval_points: int | None, state: TrainState | None
+) -> tuple[_Compiled, TrainState]:
+    """The compiled pieces (`_compile`, with the per-chunk error of `_with_evaluation`) and the
+    state to start from: ``state`` (resuming) or `init_state`'s, replicated over the mesh.
+
+    The step is compiled, and its memory checked, on the state's *shapes* first, so that a
+    step too large for the machine is refused before the state (a RAD pool, say) is allocated.
+    """
+
+    def fresh() -> TrainState:
+        return init_state(problem, parts.net, parts.optimizer, parts.balancer, parts.sampler, key)
+
+    shapes = state or jax.eval_shape(fresh)
+    compiled = _compile(
+        problem, parts.static, parts.step_fn, parts.sampler, key, parts.sizes, shapes, parts.mesh
+    )
+    compiled = _with_evaluation(compiled, problem, parts.static, eval_points)
+    if state is None:
+        state = fresh()
+    return compiled, replicate(state, parts.mesh)  # one device: unchanged
 
 
 def _loop(

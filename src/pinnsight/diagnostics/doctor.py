@@ -57,7 +57,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -276,81 +276,176 @@ def doctor(
     steps = int(steps)
     if steps < 2:
         raise ValueError(f"the probe needs at least 2 steps, got steps = {steps}.")
-    # one chunk length where possible (each length compiles the training scan once more):
-    # the recorders' steps are multiples of the chunk
+    lr_fn = _learning_rate(learning_rate, optimizer)
+    chunk, recorders = _probe_recorders(steps, chunk_size, stiffness_every, ntk_steps, ntk_iters, lr_fn, seed)
+    probe = _run_probe(
+        problem,
+        net,
+        balancer,
+        recorders,
+        progress,
+        steps=steps,
+        key=key,
+        optimizer=optimizer,
+        sampler=sampler,
+        batch_size=batch_size,
+        chunk_size=chunk,
+        fixed_from=fixed_from,
+    )
+    setup = _setup_of(setup, net, probe.history, lr_fn)
+    measured = _measure(problem, probe)
+    findings = _findings(problem, probe, measured, setup, known_lr=lr_fn is not None)
+    return _diagnosis(problem, probe, measured, findings, setup, total=time.perf_counter() - t0)
+
+
+@dataclass
+class _Probe:
+    """What the probe training left behind, whether it finished or diverged."""
+
+    status: str
+    """``"finished"`` or ``"diverged"``."""
+    error: str | None
+    """The `DivergenceError`'s message, if it diverged."""
+    summary: dict[str, Any]
+    """`pinnsight.FitResult.summary` (after a divergence: the one the callbacks saw)."""
+    history: dict[str, np.ndarray]
+    """The logged rows, one float array per column."""
+    net: Any
+    """The network at the end (the last good one after a divergence)."""
+    stiffness_rows: list[dict[str, float]]
+    """`StiffnessRecorder.rows`."""
+    ntk_records: list
+    """`NTKRecorder.records`."""
+
+
+class _Measured(NamedTuple):
+    """The measurements the findings are drawn from (`_measure`)."""
+
+    imbalance: dict[str, Any]
+    stiffness: dict[str, Any]
+    ntk: dict[str, Any]
+    concentration: dict[str, Any]
+
+
+def _probe_recorders(
+    steps: int,
+    chunk_size: int | None,
+    stiffness_every: int | None,
+    ntk_steps: Sequence[int] | None,
+    ntk_iters: int,
+    lr_fn: Callable[[int], float] | None,
+    seed: int,
+) -> tuple[int, tuple[StiffnessRecorder, NTKRecorder]]:
+    r"""The probe's chunk length and its two recorders.
+
+    One chunk length where possible (each length compiles the training loop once more):
+    ``chunk_size`` or ``steps // 20``; the recorders' steps are multiples of it —
+    $\sigma_{\max}$ every ``stiffness_every`` steps (default two chunks), the NTK at
+    ``ntk_steps`` (default 0, the chunk boundary nearest the middle, and the end). Without a
+    known learning rate the stiffness ratio is NaN (no finding)."""
     chunk = int(chunk_size) if chunk_size else max(steps // 20, 1)
     every = int(stiffness_every) if stiffness_every else 2 * chunk
     mid = (steps // 2) // chunk * chunk
     ntk_at = sorted({0, mid, steps} if ntk_steps is None else {int(s) for s in ntk_steps})
-    lr_fn = _learning_rate(learning_rate, optimizer)
     stiff = StiffnessRecorder(
         every,
         total_steps=steps,
         learning_rate=lr_fn or (lambda t: float("nan")),
         seed=seed,
     )
-    ntk_rec = NTKRecorder(ntk_at, num_iters=ntk_iters, seed=seed)
+    return chunk, (stiff, NTKRecorder(ntk_at, num_iters=ntk_iters, seed=seed))
+
+
+def _run_probe(
+    problem: Problem,
+    net: eqx.Module,
+    balancer,
+    recorders: tuple[StiffnessRecorder, NTKRecorder],
+    progress: bool,
+    **fit_kwargs: Any,
+) -> _Probe:
+    """Train the probe with `pinnsight.fit` (``fit_kwargs``: steps, key, optimizer, ...) and
+    the recorders on; a divergence is caught and recorded, not raised."""
+    stiff, ntk_rec = recorders
     rows = _Rows()
+    callbacks = [ProgressBar(desc=f"doctor {problem.name}", disable=not progress), stiff, ntk_rec, rows]
     status, error = "finished", None
     try:
-        result = fit(
-            problem,
-            net,
-            balancer,
-            steps=steps,
-            key=key,
-            optimizer=optimizer,
-            sampler=sampler,
-            batch_size=batch_size,
-            chunk_size=chunk,
-            fixed_from=fixed_from,
-            callbacks=[
-                ProgressBar(desc=f"doctor {problem.name}", disable=not progress),
-                stiff,
-                ntk_rec,
-                rows,
-            ],
-        )
-        summary = result.summary
+        summary = fit(problem, net, balancer, callbacks=callbacks, **fit_kwargs).summary
     except DivergenceError as err:
         status, error = "diverged", str(err)
         summary = rows.summary
     history = {k: np.asarray(v, dtype=float) for k, v in rows.history.items()}
-    trained = rows.net
-    t_train = float(summary.get("train_time_s") or 0.0)
+    return _Probe(status, error, summary, history, rows.net, stiff.rows, ntk_rec.records)
+
+
+def _setup_of(
+    setup: Mapping[str, Any] | None, net, history, lr_fn: Callable[[int], float] | None
+) -> dict[str, Any]:
+    r"""The config keys the cures are chosen against: ``setup`` as given, else guessed from the
+    network's class and the logged $\lambda$ (`_guess_setup`); with a known learning rate,
+    ``optim.learning_rate`` (its value at step 0) unless already set."""
     setup = dict(setup) if setup is not None else _guess_setup(net, history)
     if lr_fn is not None and "optim.learning_rate" not in setup:
         setup["optim.learning_rate"] = float(lr_fn(0))
+    return setup
 
-    imbalance = _imbalance(problem, history)
-    stiffness = _stiffness(stiff.rows)
-    ntk = _ntk(ntk_rec.records, problem)
-    concentration = _concentration(problem, trained)
-    findings = [
-        _divergence_finding(status, error, history, setup),
-        _imbalance_finding(imbalance, setup),
-        _stiffness_finding(stiffness, setup, lr_fn is not None),
-        _spectral_finding(ntk, setup),
-        _concentration_finding(concentration, summary, setup, problem),
+
+def _measure(problem: Problem, probe: _Probe) -> _Measured:
+    """Gradient imbalance, stiffness and NTK from the probe's records, and the error
+    concentration of its final network on the evaluation grid."""
+    return _Measured(
+        imbalance=_imbalance(problem, probe.history),
+        stiffness=_stiffness(probe.stiffness_rows),
+        ntk=_ntk(probe.ntk_records, problem),
+        concentration=_concentration(problem, probe.net),
+    )
+
+
+def _findings(
+    problem: Problem, probe: _Probe, measured: _Measured, setup: dict[str, Any], *, known_lr: bool
+) -> list[Finding]:
+    """One `Finding` per pathology, in the order of `PATHOLOGIES`."""
+    return [
+        _divergence_finding(probe.status, probe.error, probe.history, setup),
+        _imbalance_finding(measured.imbalance, setup),
+        _stiffness_finding(measured.stiffness, setup, known_lr),
+        _spectral_finding(measured.ntk, setup),
+        _concentration_finding(measured.concentration, probe.summary, setup, problem),
     ]
-    total = time.perf_counter() - t0
-    summary = {k: v for k, v in summary.items() if k not in ("final_lambda",)} | {
-        "final_lambda": summary.get("final_lambda", {}),
-        "status": status,
+
+
+def _diagnosis(
+    problem: Problem,
+    probe: _Probe,
+    measured: _Measured,
+    findings: list[Finding],
+    setup: dict[str, Any],
+    *,
+    total: float,
+) -> Diagnosis:
+    """The `Diagnosis`: the probe's summary with its ``status`` (and ``final_lambda``, ``{}``
+    if none) and the timings (``total`` seconds in all, of which the probe's compiled training
+    steps, the rest counted as diagnostics)."""
+    t_train = float(probe.summary.get("train_time_s") or 0.0)
+    summary = {k: v for k, v in probe.summary.items() if k not in ("final_lambda",)} | {
+        "final_lambda": probe.summary.get("final_lambda", {}),
+        "status": probe.status,
     }
+    concentration = measured.concentration
     return Diagnosis(
         problem=problem.name,
         steps=int(summary.get("steps", 0)),
         findings=findings,
-        imbalance=imbalance,
-        stiffness=stiffness,
-        ntk=ntk,
+        imbalance=measured.imbalance,
+        stiffness=measured.stiffness,
+        ntk=measured.ntk,
         concentration=concentration,
         summary=summary,
         timings={"probe_train_s": t_train, "diagnostics_s": total - t_train, "total_s": total},
         setup=setup,
-        history=history,
-        net=trained,
+        history=probe.history,
+        net=probe.net,
         fields=concentration.pop("_fields"),
         problem_object=problem,
     )

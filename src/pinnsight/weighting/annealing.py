@@ -2,6 +2,7 @@ r"""Learning-rate annealing of the loss weights: Algorithm 1 of PAPER (models M2
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -64,6 +65,28 @@ def annealing(
         statistic: ``"global"`` or ``"layerwise"``.
         init_value: $\lambda_i$ at step 0 (official: 1).
     """
+    alpha, every = _checked_options(variant, alpha, every, statistic)
+    weighted = variant == "official"
+    refresh = functools.partial(_annealed_state, alpha=alpha, weighted=weighted, statistic=statistic)
+
+    def update(inputs: BalanceInputs, state: AnnealingState) -> AnnealingState:
+        return jax.lax.cond(
+            inputs.step % every == 0,
+            lambda s: refresh(inputs.kernels, s),
+            lambda s: s,
+            state,
+        )
+
+    return Balancer(functools.partial(_initial_state, init_value=init_value), update)
+
+
+def _checked_options(variant: str, alpha: float | None, every: int, statistic: str) -> tuple[float, int]:
+    r"""Validate `annealing`'s options; return ``(alpha, every)`` with the variant's default
+    $\alpha$ (0.1 for ``"official"``, 0.9 for ``"paper"``) filled in and ``every`` as an int.
+
+    Raises:
+        ValueError: an unknown variant or statistic, $\alpha \notin (0, 1]$, or ``every < 1``.
+    """
     if variant not in ("official", "paper"):
         raise ValueError(f"unknown annealing variant {variant!r}; choose one of: official, paper.")
     if statistic not in ("global", "layerwise"):
@@ -74,43 +97,57 @@ def annealing(
         raise ValueError(f"`alpha` must be in (0, 1], got alpha = {alpha}.")
     if int(every) < 1:
         raise ValueError(f"`every` must be a positive number of steps, got every = {every}.")
-    every = int(every)
-    weighted = variant == "official"
+    return alpha, int(every)
 
-    def init(terms: Sequence[str]) -> AnnealingState:
-        dtype = jnp.result_type(float)
-        w = {g: jnp.asarray(1.0 if g == RESIDUAL else init_value, dtype=dtype) for g in terms}
-        return AnnealingState(w, dict(w))
 
-    def estimate(residual_grads: Grads, grads: Grads, lam: jax.Array) -> jax.Array:
-        scale = lam if weighted else 1.0
-        if statistic == "global":
-            rmax, _ = gradient_statistics(residual_grads)
-            _, bmean = gradient_statistics([scale * g for g in grads])
-            return rmax / bmean
-        ratios = [
-            jnp.max(jnp.abs(r)) / jnp.mean(jnp.abs(scale * g))
-            for r, g in zip(residual_grads, grads, strict=True)
-        ]
-        return jnp.max(jnp.stack(ratios))
+def _initial_state(terms: Sequence[str], *, init_value: float) -> AnnealingState:
+    r"""$\lambda_i$ at step 0: 1 for the residual, ``init_value`` for every group (in the
+    default float dtype at call time, so ``jax_enable_x64`` set later is honoured); the
+    estimates $\hat\lambda_i$ start equal to them."""
+    dtype = jnp.result_type(float)
+    w = {g: jnp.asarray(1.0 if g == RESIDUAL else init_value, dtype=dtype) for g in terms}
+    return AnnealingState(w, dict(w))
 
-    def new_state(kernels: dict[str, Grads], state: AnnealingState) -> AnnealingState:
-        groups = [g for g in state.weights if g != RESIDUAL]
-        lam_hat = {
-            g: estimate(kernels[RESIDUAL], kernels[g], state.weights[g]).astype(state.weights[g].dtype)
-            for g in groups
-        }
-        weights = {g: (1.0 - alpha) * state.weights[g] + alpha * lam_hat[g] for g in groups}
-        weights[RESIDUAL] = state.weights[RESIDUAL]
-        lam_hat[RESIDUAL] = state.lambda_hat[RESIDUAL]
-        return AnnealingState(weights, lam_hat)
 
-    def update(inputs: BalanceInputs, state: AnnealingState) -> AnnealingState:
-        return jax.lax.cond(
-            inputs.step % every == 0,
-            lambda s: new_state(inputs.kernels, s),
-            lambda s: s,
-            state,
-        )
+def _estimate(
+    residual_grads: Grads, grads: Grads, lam: jax.Array, *, weighted: bool, statistic: str
+) -> jax.Array:
+    r"""The instantaneous estimate $\hat\lambda_i$ of one group (PAPER eq. 40).
 
-    return Balancer(init, update)
+    ``residual_grads``, ``grads``: per-layer kernel gradients of $\mathcal{L}_r$ and
+    $\mathcal{L}_i$; with ``weighted`` (the official variant) the group's gradients are
+    scaled by its current ``lam`` first ($D_i = \lambda_i\mathcal{L}_i$).
+
+    - ``"global"``: $\max_\theta|\nabla\mathcal{L}_r| / \overline{|\nabla D_i|}$, the mean
+      being the mean of per-layer means (`gradient_statistics`);
+    - ``"layerwise"`` (official cavity code): $\max_l \big(\max|\nabla_{W^l}\mathcal{L}_r| /
+      \overline{|\nabla_{W^l} D_i|}\big)$.
+    """
+    scale = lam if weighted else 1.0
+    if statistic == "global":
+        rmax, _ = gradient_statistics(residual_grads)
+        _, bmean = gradient_statistics([scale * g for g in grads])
+        return rmax / bmean
+    ratios = [
+        jnp.max(jnp.abs(r)) / jnp.mean(jnp.abs(scale * g)) for r, g in zip(residual_grads, grads, strict=True)
+    ]
+    return jnp.max(jnp.stack(ratios))
+
+
+def _annealed_state(
+    kernels: dict[str, Grads], state: AnnealingState, *, alpha: float, weighted: bool, statistic: str
+) -> AnnealingState:
+    r"""One annealing update (PAPER eq. 41): for every group $i$,
+    $\lambda_i \leftarrow (1-\alpha)\,\lambda_i + \alpha\,\hat\lambda_i$ with $\hat\lambda_i$
+    from `_estimate` (cast to $\lambda_i$'s dtype); the residual's $\lambda$ and
+    $\hat\lambda$ are kept as they were."""
+    groups = [g for g in state.weights if g != RESIDUAL]
+    estimate = functools.partial(_estimate, weighted=weighted, statistic=statistic)
+    lam_hat = {}
+    for g in groups:
+        lam = state.weights[g]
+        lam_hat[g] = estimate(kernels[RESIDUAL], kernels[g], lam).astype(lam.dtype)
+    weights = {g: (1.0 - alpha) * state.weights[g] + alpha * lam_hat[g] for g in groups}
+    weights[RESIDUAL] = state.weights[RESIDUAL]
+    lam_hat[RESIDUAL] = state.lambda_hat[RESIDUAL]
+    return AnnealingState(weights, lam_hat)
