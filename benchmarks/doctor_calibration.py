@@ -67,7 +67,9 @@ def run_all(todo: list[tuple[str, int]], args: argparse.Namespace, out: Path) ->
                 case, seed = todo.pop(0)
                 cpus = f"{slot * args.cores}-{(slot + 1) * args.cores - 1}"
                 cmd = ["taskset", "-c", cpus, *command(case, seed, args.steps, out)]
-                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+                proc = subprocess.Popen(
+                    cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+                )
                 running[slot] = (proc, case, seed, time.perf_counter())
         for slot, (proc, case, seed, start) in list(running.items()):
             if proc.poll() is None:
@@ -103,7 +105,9 @@ def case_row(case: str, rows: list[dict]) -> str:
     imb = [max(g["median"] for g in r["imbalance"]["groups"].values()) for r in rows]
     stiff = [r["stiffness"]["ratio"] for r in rows]
     tau = [max(r["ntk"]["trace_ratio"].values()) for r in rows]
-    cures = sorted({" ".join(f"{k}={v}" for k, v in sorted(r["cure"].items())) or "none needed" for r in rows})
+    cures = sorted(
+        {" ".join(f"{k}={v}" for k, v in sorted(r["cure"].items())) or "none needed" for r in rows}
+    )
     cured = [r["cure_run"] for r in rows if "error_after" in r.get("cure_run", {})]
     after = [c["error_after"] for c in cured]
     lower = sum(c["error_after"] < c["error_before"] for c in cured)
@@ -137,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=5000, help="probe steps (default 5000, the doctor's)")
     ap.add_argument("--jobs", type=int, default=1, help="doctor runs at a time (default 1)")
     ap.add_argument("--cores", type=int, default=2, help="cores per run (default 2)")
-    ap.add_argument("--out", default="runs/doctor-cal", help="folder of the JSON results (default runs/doctor-cal)")
+    ap.add_argument(
+        "--out", default="runs/doctor-cal", help="folder of the JSON results (default runs/doctor-cal)"
+    )
     ap.add_argument("--table", action="store_true", help="print the table of what is there, run nothing")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
