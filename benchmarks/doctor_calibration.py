@@ -2,7 +2,7 @@
 
 Each case is one ``pinnsight doctor ... --cure --json`` command (Poisson C = 1, 2, 4;
 Helmholtz a2 = 1 … 4 with M1; Helmholtz a2 = 4 with M4); every (case, seed) runs in its own
-process pinned to its own cores, ``--jobs`` at a time, and its JSON goes to
+process pinned to its own cores (from ``--first-core`` on), ``--jobs`` at a time, and its JSON goes to
 ``OUT/<case>-s<seed>.json`` (a case already there is not rerun, so a killed calibration
 resumes). The table gives, per case, medians (min–max) over the seeds of the probe's error,
 the imbalance, σ_max·η/2 and the NTK trace ratio τ, the severities per seed, the cures
@@ -65,7 +65,8 @@ def run_all(todo: list[tuple[str, int]], args: argparse.Namespace, out: Path) ->
         for slot in range(args.jobs):
             if slot not in running and todo:
                 case, seed = todo.pop(0)
-                cpus = f"{slot * args.cores}-{(slot + 1) * args.cores - 1}"
+                first = args.first_core + slot * args.cores
+                cpus = f"{first}-{first + args.cores - 1}"
                 cmd = ["taskset", "-c", cpus, *command(case, seed, args.steps, out)]
                 proc = subprocess.Popen(
                     cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=5000, help="probe steps (default 5000, the doctor's)")
     ap.add_argument("--jobs", type=int, default=1, help="doctor runs at a time (default 1)")
     ap.add_argument("--cores", type=int, default=2, help="cores per run (default 2)")
+    ap.add_argument("--first-core", type=int, default=0, help="first core of job 0 (default 0)")
     ap.add_argument(
         "--out", default="runs/doctor-cal", help="folder of the JSON results (default runs/doctor-cal)"
     )

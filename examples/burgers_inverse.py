@@ -4,18 +4,17 @@
 
 from 2,000 observations of the exact (Cole-Hopf) solution at random (t, x), with no initial
 or boundary data, clean or with 1 % Gaussian noise. Raissi et al.'s network (8 hidden tanh
-layers of 20) and initial guesses (lambda1 = 0, nu = exp(-6)); 2,000 Adam steps on 6,000 fresh
-uniform residual points per step, then 6,000 L-BFGS steps on 6,000 fixed ones
-(`optim.kind=adam_lbfgs`), float32 (see docs/RESULTS.md for why these numbers).
+layers of 20) and initial guesses (lambda1 = 0, nu = exp(-6)); the problem's `best` recipe:
+2,000 Adam steps on 2,000 fresh uniform residual points per step, then 20,000 L-BFGS steps
+(memory 50) on 2,000 fixed ones (`optim.kind=adam_lbfgs`), float64 (docs/RESULTS.md §8 says
+why: in float32 L-BFGS stalls with nu up to 0.7 % off). About 30 min on one CPU core.
 
     python examples/burgers_inverse.py                 # clean data, seed 0
     python examples/burgers_inverse.py --noise 0.01 --seed 1 --out runs/inverse-noisy-s1
 
 The same run from the command line:
 
-    pinnsight train burgers_inverse --set problem.noise=0.01 optim.kind=adam_lbfgs \\
-        optim.switch_step=2000 sampling.fixed_from=2000 "sampling.batch_size={'residual': 6000}" \\
-        run.steps=8000
+    pinnsight train burgers_inverse --recipe best --set problem.noise=0.01 problem.seed_data=1 --seed 1
 
 (with ``--out DIR`` it writes the run folder and its report, with the coefficients' trajectories).
 """
@@ -30,14 +29,14 @@ import pinnsight as ps
 from pinnsight.problems.burgers_inverse import LAMBDA1_TRUE, NU_TRUE
 
 
-def config(noise=0.0, seed=0, adam=2000, lbfgs=6000, residual_points=6000, x64=False, **extra):
-    """The run of the recipe in RESULTS.md (seed: network, points and data all draw from it)."""
+def config(noise=0.0, seed=0, adam=2000, lbfgs=20000, residual_points=2000, x64=True, **extra):
+    """The `best` run of RESULTS.md §8 (seed: network, points and data all draw from it)."""
     return ps.RunConfig.create(
         problem="burgers_inverse",
+        recipe="best",
         **{
             "problem.noise": noise,
             "problem.seed_data": seed,
-            "optim.kind": "adam_lbfgs",
             "optim.switch_step": adam,
             "sampling.fixed_from": adam,
             "sampling.batch_size": {"residual": residual_points},
@@ -54,13 +53,13 @@ def main(argv=None) -> dict:
     ap.add_argument("--noise", type=float, default=0.0, help="relative noise of the data (0.01: 1%%)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the network, the points and the data")
     ap.add_argument("--adam", type=int, default=2000, help="Adam steps")
-    ap.add_argument("--lbfgs", type=int, default=6000, help="L-BFGS steps after Adam")
-    ap.add_argument("--residual-points", type=int, default=6000, help="residual points per step")
-    ap.add_argument("--x64", action="store_true", help="train in float64")
+    ap.add_argument("--lbfgs", type=int, default=20000, help="L-BFGS steps after Adam")
+    ap.add_argument("--residual-points", type=int, default=2000, help="residual points per step")
+    ap.add_argument("--float32", action="store_true", help="train in float32 (RESULTS §8: nu stalls)")
     ap.add_argument("--out", default=None, help="run folder (with its report)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="other config values")
     args = ap.parse_args(argv)
-    cfg = config(args.noise, args.seed, args.adam, args.lbfgs, args.residual_points, args.x64)
+    cfg = config(args.noise, args.seed, args.adam, args.lbfgs, args.residual_points, not args.float32)
     cfg = cfg.with_assignments(args.set)
     result = ps.run(cfg, out_dir=args.out)
     coefs = result.summary["final_coefficients"]
