@@ -9,7 +9,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .base import RESIDUAL, BalanceInputs, Balancer, gradient_statistics
+from .base import RESIDUAL, Balancer, every_n_steps, gradient_statistics
 
 __all__ = ["annealing", "AnnealingState"]
 
@@ -69,14 +69,7 @@ def annealing(
     weighted = variant == "official"
     refresh = functools.partial(_annealed_state, alpha=alpha, weighted=weighted, statistic=statistic)
 
-    def update(inputs: BalanceInputs, state: AnnealingState) -> AnnealingState:
-        return jax.lax.cond(
-            inputs.step % every == 0,
-            lambda s: refresh(inputs.kernels, s),
-            lambda s: s,
-            state,
-        )
-
+    update = every_n_steps(every, lambda inputs, s: refresh(inputs.kernels, s))
     return Balancer(functools.partial(_initial_state, init_value=init_value), update)
 
 

@@ -75,6 +75,20 @@ def gradient_statistics(grads: Sequence[jax.Array]) -> tuple[jax.Array, jax.Arra
     return gmax, gmean
 
 
+def every_n_steps(
+    every: int, refresh: Callable[[BalanceInputs, Any], Any]
+) -> Callable[[BalanceInputs, Any], Any]:
+    """A balancer's ``update`` that applies ``refresh(inputs, state)`` at steps 0, ``every``,
+    2·``every``, … and keeps the state at every other step: one `jax.lax.cond` inside the
+    compiled step (the weights of PAPER Alg. 1 and of the grad-norm and NTK schemes are
+    recomputed every ``every`` steps)."""
+
+    def update(inputs: BalanceInputs, state: Any) -> Any:
+        return jax.lax.cond(inputs.step % every == 0, lambda s: refresh(inputs, s), lambda s: s, state)
+
+    return update
+
+
 def frozen_from(balancer: Balancer, step: int) -> Balancer:
     r"""``balancer`` whose weights stop changing at ``step``: from then on ``update`` returns
     its state unchanged (point weights, e.g. causal ones, still follow that state).

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .base import BalanceInputs, Balancer
+from .base import Balancer, every_n_steps
 
 __all__ = ["grad_norm", "GradNormState", "tree_norm"]
 
@@ -91,12 +91,5 @@ def grad_norm(*, every: int = 1000, momentum: float = 0.9) -> Balancer:
         weights = {g: momentum * state.weights[g] + (1.0 - momentum) * lam_hat[g] for g in state.weights}
         return GradNormState(weights, lam_hat)
 
-    def update(inputs: BalanceInputs, state: GradNormState) -> GradNormState:
-        return jax.lax.cond(
-            inputs.step % every == 0,
-            lambda s: new_state(inputs.grads, s),
-            lambda s: s,
-            state,
-        )
-
+    update = every_n_steps(every, lambda inputs, s: new_state(inputs.grads, s))
     return Balancer(init, update, weights_residual=True)

@@ -33,7 +33,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .base import BalanceInputs, Balancer
+from .base import Balancer, every_n_steps
 from .grad_norm import balance_by_mean
 
 __all__ = ["ntk_trace", "NTKState"]
@@ -74,12 +74,5 @@ def ntk_trace(*, every: int = 1000, momentum: float = 0.9) -> Balancer:
         weights = {g: momentum * state.weights[g] + (1.0 - momentum) * lam_hat[g] for g in state.weights}
         return NTKState(weights, lam_hat)
 
-    def update(inputs: BalanceInputs, state: NTKState) -> NTKState:
-        return jax.lax.cond(
-            inputs.step % every == 0,
-            lambda s: new_state(inputs.ntk_diagonal, s),
-            lambda s: s,
-            state,
-        )
-
+    update = every_n_steps(every, lambda inputs, s: new_state(inputs.ntk_diagonal, s))
     return Balancer(init, update, weights_residual=True)
