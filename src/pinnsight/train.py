@@ -21,7 +21,8 @@ fixed seed, the same for every run); the summary's ``final_error`` is measured o
 whole reference at the end, so a $10^6$-point grid costs one full evaluation per run instead
 of one per chunk. The time spent evaluating and in the callbacks (host-side, each measured
 after its results are on the host) is reported as ``eval_log_time_s`` and its share of the
-wall time, ``eval_log_share``. One compiled loop with
+wall time, ``eval_log_share``; the step and the evaluation programs are compiled before that
+clock starts (``compile_time_s``). One compiled loop with
 a traced step count runs every chunk, in calls of at most about
 `pinnsight.interrupt.SUBCHUNK_SECONDS` each (the length adapts to the measured speed): where
 a chunk is cut into calls never changes the trajectory, only how soon a stop request
@@ -123,8 +124,9 @@ class FitResult:
             ``"steps_per_s"``, ``"final_lambda"`` (``{group: lambda}``), ``"eval_points"``
             (points of the per-chunk error), ``"eval_log_time_s"`` (evaluation, gradient
             statistics and callbacks, host-side) and ``"eval_log_share"`` (its fraction of
-            ``wall_time_s``) and, for trainable coefficients, ``"final_coefficients"``
-            (``{name: value}``). ``"final_error"`` is always measured on the whole reference.
+            ``wall_time_s``), ``"compile_time_s"`` (compiling the step and the evaluation
+            programs, before ``wall_time_s`` starts) and, for trainable
+            coefficients, ``"final_coefficients"`` (``{name: value}``). ``"final_error"`` is always measured on the whole reference.
         state: the final `TrainState`; hand it back to `fit` (``state=``) to go on training.
 
     Example:
@@ -323,7 +325,7 @@ def _with_evaluation(compiled: _Compiled, problem: Problem, static, eval_points:
     return replace(compiled, chunk_error_of=chunk_error_of, error_points=len(idx))
 
 
-def _compile(problem, static, step_fn, sampler: Sampler, key, sizes, state, mesh=None) -> _Compiled:
+def _compile(problem, static, step_fn, sampler: Sampler, key, sizes, state) -> _Compiled:
     refresh_key = jax.random.fold_in(key, 0x5A4D)
     stats_key = jax.random.fold_in(key, 0x57A7)
     ref = problem.reference_data
@@ -360,8 +362,6 @@ def _compile(problem, static, step_fn, sampler: Sampler, key, sizes, state, mesh
         i, s, m = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), state, zeros))
         return s, m, i
 
-    _check_memory(run_steps, state, sizes, mesh)
-
     @jax.jit
     def error_of(params):
         return relative_l2(problem.observe(eqx.combine(params, static), ref_pts), ref_vals)
@@ -373,6 +373,19 @@ def _compile(problem, static, step_fn, sampler: Sampler, key, sizes, state, mesh
         return gradient_summary(kernels, problem.groups), kernels
 
     return _Compiled(_ChunkRunner(run_steps), refresh_sampler, error_of, stats_of)
+
+
+def _evaluation_compiled(compiled: _Compiled, params) -> _Compiled:
+    """``compiled`` calling executables of its evaluation programs — the per-chunk error, the
+    gradient statistics and the error on the whole reference — compiled ahead of time on
+    ``params``' shapes, so that the loop's wall clock holds no compilation (`fit` reports it
+    as ``compile_time_s``). The same executables as a first call would build, so the same
+    numbers."""
+    stats = compiled.stats_of.lower(params, jax.ShapeDtypeStruct((), jnp.int32)).compile()
+    error = compiled.error_of.lower(params).compile()
+    chunk = error if compiled.chunk_error_of is compiled.error_of else None
+    chunk = chunk or compiled.chunk_error_of.lower(params).compile()
+    return replace(compiled, stats_of=lambda p, s: stats(p, np.int32(s)), error_of=error, chunk_error_of=chunk)
 
 
 def _check_memory(run_steps, state, sizes, mesh=None) -> None:
@@ -528,8 +541,10 @@ def fit(
     steps, chunk_size = _checked_lengths(steps, chunk_size, eval_points)
     parts = _fit_parts(problem, net, balancer, optimizer, sampler, batch_size, fixed_from, devices)
     with interrupt.busy():
+        t0 = time.perf_counter()
         compiled, state = _compiled_and_state(problem, parts, key, eval_points, state)
         ctx = FitContext(problem, parts.static, state, steps, parts.sizes, key, done=int(state.step))
+        ctx.extras["compile_time_s"] = time.perf_counter() - t0
         ctx.extras["columns"] = {k: float(v) for k, v in (columns or {}).items()}
         return _loop(ctx, compiled, chunk_size, list(callbacks), history)
 
@@ -618,10 +633,11 @@ def _compiled_and_state(
         return init_state(problem, parts.net, parts.optimizer, parts.balancer, parts.sampler, key)
 
     shapes = state or jax.eval_shape(fresh)
-    compiled = _compile(
-        problem, parts.static, parts.step_fn, parts.sampler, key, parts.sizes, shapes, parts.mesh
-    )
+    compiled = _compile(problem, parts.static, parts.step_fn, parts.sampler, key, parts.sizes, shapes)
     compiled = _with_evaluation(compiled, problem, parts.static, eval_points)
+    _check_memory(compiled.run_chunk.run_steps, shapes, parts.sizes, parts.mesh)
+    if parts.mesh is None:  # data parallel: compiled at the first call, for the replicated state
+        compiled = _evaluation_compiled(compiled, shapes.params)
     if state is None:
         state = fresh()
     return compiled, replicate(state, parts.mesh)  # one device: unchanged
@@ -706,6 +722,7 @@ def _finish(
     summary["eval_points"] = compiled.error_points
     summary["eval_log_time_s"] = times["eval_log"]
     summary["eval_log_share"] = times["eval_log"] / wall if wall > 0 else None
+    summary["compile_time_s"] = ctx.extras.get("compile_time_s")
     errors = list(history.get("error", []))
     why = degradation(errors[:-1] + [final_error]) if status == "finished" and errors else None
     if why:
