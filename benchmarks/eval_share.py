@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{problem:16} failed: {s['failed']}")
                 continue
             print(
-                f"{problem:16} {s['compile_time_s']:9.1f} {s['wall_time_s']:8.1f} {s['train_time_s']:8.1f} {s['eval_log_time_s']:10.2f} "
+                f"{problem:16} {s['compile_time_s']:9.1f} {s['wall_time_s']:8.1f} {s['train_time_s']:8.1f} "
+                f"{s['eval_log_time_s']:10.2f} "
                 f"{100 * s['eval_log_share']:6.1f}% {s['final_error']:12.3e}"
             )
     print(json.dumps(rows))

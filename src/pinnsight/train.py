@@ -126,7 +126,8 @@ class FitResult:
             statistics and callbacks, host-side) and ``"eval_log_share"`` (its fraction of
             ``wall_time_s``), ``"compile_time_s"`` (compiling the step and the evaluation
             programs, before ``wall_time_s`` starts) and, for trainable
-            coefficients, ``"final_coefficients"`` (``{name: value}``). ``"final_error"`` is always measured on the whole reference.
+            coefficients, ``"final_coefficients"`` (``{name: value}``). ``"final_error"`` is
+            always measured on the whole reference.
         state: the final `TrainState`; hand it back to `fit` (``state=``) to go on training.
 
     Example:
@@ -385,7 +386,9 @@ def _evaluation_compiled(compiled: _Compiled, params) -> _Compiled:
     error = compiled.error_of.lower(params).compile()
     chunk = error if compiled.chunk_error_of is compiled.error_of else None
     chunk = chunk or compiled.chunk_error_of.lower(params).compile()
-    return replace(compiled, stats_of=lambda p, s: stats(p, np.int32(s)), error_of=error, chunk_error_of=chunk)
+    return replace(
+        compiled, stats_of=lambda p, s: stats(p, np.int32(s)), error_of=error, chunk_error_of=chunk
+    )
 
 
 def _check_memory(run_steps, state, sizes, mesh=None) -> None:

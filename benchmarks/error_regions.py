@@ -1,0 +1,61 @@
+"""Where a trained run's error sits: shares of the squared error by region of its reference.
+
+    python benchmarks/error_regions.py RUN_DIR [--band X0 HALF_WIDTH AXIS]
+
+Loads the run (`pinnsight.load_run`), evaluates the network on the problem's whole reference
+and prints the relative L2 error, then the share of $\\sum |u_\\theta - u|^2$ in each quarter
+of every input axis and, with ``--band``, in the band $|x_{AXIS} - X0| <$ HALF_WIDTH against
+the share of reference points it holds (Burgers' shock: ``--band 0 0.05 1``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import jax
+import numpy as np
+
+import pinnsight as ps
+
+
+def squared_errors(run_dir: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Reference points, squared error per point, squared reference norm per point, axis names."""
+    config, problem, net = ps.load_run(run_dir)
+    with jax.enable_x64(config.run.x64):
+        ref = problem.reference_data
+        pts = jax.numpy.asarray(ref.points, dtype=jax.numpy.result_type(float))
+        pred = np.asarray(jax.jit(lambda p: problem.observe(net, p))(pts), dtype=float)
+    vals = np.asarray(ref.values, dtype=float)
+    return np.asarray(ref.points), np.sum((pred - vals) ** 2, -1), np.sum(vals**2, -1), problem.domain.names
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir")
+    ap.add_argument("--band", nargs=3, type=float, metavar=("X0", "HALF_WIDTH", "AXIS"))
+    args = ap.parse_args()
+    pts, err2, ref2, names = squared_errors(args.run_dir)
+    total = err2.sum()
+    out = {"rel_l2": float(np.sqrt(total / ref2.sum())), "quarters": {}}
+    print(f"relative L2 on the whole reference ({len(err2)} points): {out['rel_l2']:.3e}")
+    for axis, name in enumerate(names):
+        lo, hi = pts[:, axis].min(), pts[:, axis].max()
+        edges = np.linspace(lo, hi, 5)
+        shares = [float(err2[(pts[:, axis] >= a) & ((pts[:, axis] < b) | (b == hi))].sum() / total)
+                  for a, b in zip(edges[:-1], edges[1:], strict=True)]  # fmt: skip
+        out["quarters"][name] = shares
+        print(f"  {name} quarters {', '.join(f'{100 * s:.1f}%' for s in shares)}")
+    if args.band:
+        x0, half, axis = args.band
+        inside = np.abs(pts[:, int(axis)] - x0) < half
+        out["band"] = {"error_share": float(err2[inside].sum() / total), "point_share": float(inside.mean())}
+        print(
+            f"  |{names[int(axis)]} - {x0:g}| < {half:g}: {100 * out['band']['error_share']:.1f}% of the "
+            f"squared error on {100 * out['band']['point_share']:.1f}% of the points"
+        )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
