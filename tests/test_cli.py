@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,17 @@ def test_diagnose_renders_a_run(tmp_path):
     assert main(["diagnose", str(out)]) == 0
     assert (out / "report.html").exists() and (out / "histograms_step20.png").exists()
     assert main(["diagnose", str(tmp_path / "missing")]) == 2
+
+
+def test_a_float64_run_is_reported_in_float64(tmp_path):
+    """The report evaluates a float64 run's network in float64: JAX's "float64 truncated to
+    float32" warning, raised as an error here, would end the command with exit code 2."""
+    args = ["train", "poisson1d", "--steps", "10", "--quiet", "--x64", "--out", str(tmp_path / "run")]
+    args += ["--set", "layers=(1,6,1)", "chunk_size=10"]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Explicitly requested dtype float64", category=UserWarning)
+        assert main(args) == 0
+    assert (tmp_path / "run" / "fields.png").exists()
 
 
 def test_example_file_runs(example):
