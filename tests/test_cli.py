@@ -6,9 +6,12 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import pinnsight as ps
 from pinnsight.cli import main
+from pinnsight.report.plots import predict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -179,7 +182,7 @@ def test_diagnose_renders_a_run(tmp_path):
 
 
 def test_a_float64_run_is_reported_in_float64(tmp_path):
-    """The report evaluates a float64 run's network in float64: JAX's "float64 truncated to
+    """Reports evaluate a float64 run's network in float64: JAX's "float64 truncated to
     float32" warning, raised as an error here, would end the command with exit code 2."""
     args = ["train", "poisson1d", "--steps", "10", "--quiet", "--x64", "--out", str(tmp_path / "run")]
     args += ["--set", "layers=(1,6,1)", "chunk_size=10"]
@@ -187,6 +190,9 @@ def test_a_float64_run_is_reported_in_float64(tmp_path):
         warnings.filterwarnings("error", message="Explicitly requested dtype float64", category=UserWarning)
         assert main(args) == 0
     assert (tmp_path / "run" / "fields.png").exists()
+    # the same for every figure of fields (compare, reproduce): `predict` follows the network
+    _, problem, net = ps.load_run(tmp_path / "run")
+    assert predict(problem, net)[1].dtype == np.float64
 
 
 def test_example_file_runs(example):

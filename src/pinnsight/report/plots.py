@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 from collections.abc import Mapping, Sequence
@@ -34,13 +35,18 @@ def _save(fig, path: Path) -> Path:
 
 
 def predict(problem, net) -> tuple[np.ndarray, np.ndarray]:
-    """(reference values, predicted observable) on the reference points."""
+    """(reference values, predicted observable) on the reference points, in the network's own
+    precision: a float64 network (a ``run.x64`` run) is evaluated with float64 switched on,
+    whatever the caller's setting, so that neither it nor the points are cut to float32."""
     import jax
     import jax.numpy as jnp
 
-    ref = problem.reference_data
-    pts = jnp.asarray(ref.points, dtype=jnp.result_type(float))
-    pred = np.asarray(jax.jit(lambda p: problem.observe(net, p))(pts))
+    leaves = jax.tree_util.tree_leaves(net)
+    float64 = any(getattr(a, "dtype", None) == np.float64 for a in leaves)
+    with jax.enable_x64(True) if float64 else contextlib.nullcontext():
+        ref = problem.reference_data
+        pts = jnp.asarray(ref.points, dtype=jnp.result_type(float))
+        pred = np.asarray(jax.jit(lambda p: problem.observe(net, p))(pts))
     return np.asarray(ref.values), pred
 
 

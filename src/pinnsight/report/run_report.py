@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jax
-
 from ..experiments import run_folder
 from ..experiments.runs import load_run
 from . import plots as report
@@ -60,9 +58,13 @@ def render_run(run_dir: str | Path) -> Path:
             [],
         )
     ]
-    with jax.enable_x64(config.run.x64):  # a float64 run is evaluated in float64, not truncated
-        fields = report.plot_fields(problem, {label: net}, run_dir / "fields.png")
-    sections.append(("Fields", "Reference, prediction, |error|.", [fields]))
+    sections.append(
+        (
+            "Fields",
+            "Reference, prediction, |error|.",
+            [report.plot_fields(problem, {label: net}, run_dir / "fields.png")],
+        )
+    )
     imgs = [report.plot_error_curves({label: history}, run_dir / "errors.png")]
     for prefix, name, ylabel in (
         ("loss_", "losses", "loss"),
