@@ -13,21 +13,19 @@ from __future__ import annotations
 import argparse
 import json
 
-import jax
 import numpy as np
 
 import pinnsight as ps
+from pinnsight.report.plots import predict
 
 
 def squared_errors(run_dir: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
     """Reference points, squared error per point, squared reference norm per point, axis names."""
-    config, problem, net = ps.load_run(run_dir)
-    with jax.enable_x64(config.run.x64):
-        ref = problem.reference_data
-        pts = jax.numpy.asarray(ref.points, dtype=jax.numpy.result_type(float))
-        pred = np.asarray(jax.jit(lambda p: problem.observe(net, p))(pts), dtype=float)
-    vals = np.asarray(ref.values, dtype=float)
-    return np.asarray(ref.points), np.sum((pred - vals) ** 2, -1), np.sum(vals**2, -1), problem.domain.names
+    _, problem, net = ps.load_run(run_dir)
+    vals, pred = predict(problem, net)  # in the network's precision (float64 for x64 runs)
+    vals, pred = np.asarray(vals, dtype=float), np.asarray(pred, dtype=float)
+    pts = np.asarray(problem.reference_data.points)
+    return pts, np.sum((pred - vals) ** 2, -1), np.sum(vals**2, -1), problem.domain.names
 
 
 def main() -> None:

@@ -384,8 +384,8 @@ def _evaluation_compiled(compiled: _Compiled, params) -> _Compiled:
     numbers."""
     stats = compiled.stats_of.lower(params, jax.ShapeDtypeStruct((), jnp.int32)).compile()
     error = compiled.error_of.lower(params).compile()
-    chunk = error if compiled.chunk_error_of is compiled.error_of else None
-    chunk = chunk or compiled.chunk_error_of.lower(params).compile()
+    whole = compiled.chunk_error_of is compiled.error_of  # `_final_error` relies on the identity
+    chunk = error if whole else compiled.chunk_error_of.lower(params).compile()
     return replace(
         compiled, stats_of=lambda p, s: stats(p, np.int32(s)), error_of=error, chunk_error_of=chunk
     )
