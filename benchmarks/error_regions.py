@@ -1,11 +1,14 @@
 """Where a trained run's error sits: shares of the squared error by region of its reference.
 
-    python benchmarks/error_regions.py RUN_DIR [--band X0 HALF_WIDTH AXIS]
+    python benchmarks/error_regions.py RUN_DIR [--band X0 HALF_WIDTH AXIS] [--near X Y R ...]
 
 Loads the run (`pinnsight.load_run`), evaluates the network on the problem's whole reference
 and prints the relative L2 error, then the share of $\\sum |u_\\theta - u|^2$ in each quarter
 of every input axis and, with ``--band``, in the band $|x_{AXIS} - X0| <$ HALF_WIDTH against
-the share of reference points it holds (Burgers' shock: ``--band 0 0.05 1``).
+the share of reference points it holds (Burgers' shock: ``--band 0 0.05 1``). With
+``--near`` (repeatable; 2D references) it prints the share within distance R of the point
+(X, Y) and the relative L2 over the other points (the cavity's lid ends: ``--near 0 1 0.001
+--near 1 1 0.001`` picks the two corner nodes, where the exact velocity has no value).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir")
     ap.add_argument("--band", nargs=3, type=float, metavar=("X0", "HALF_WIDTH", "AXIS"))
+    ap.add_argument("--near", nargs=3, type=float, action="append", metavar=("X", "Y", "R"))
     args = ap.parse_args()
     pts, err2, ref2, names = squared_errors(args.run_dir)
     total = err2.sum()
@@ -51,6 +55,19 @@ def main() -> None:
         print(
             f"  |{names[int(axis)]} - {x0:g}| < {half:g}: {100 * out['band']['error_share']:.1f}% of the "
             f"squared error on {100 * out['band']['point_share']:.1f}% of the points"
+        )
+    if args.near:
+        near = np.zeros(len(err2), bool)
+        for x, y, r in args.near:
+            near |= np.hypot(pts[:, 0] - x, pts[:, 1] - y) < r
+        out["near"] = {
+            "points": int(near.sum()),
+            "error_share": float(err2[near].sum() / total),
+            "rel_l2_without": float(np.sqrt(err2[~near].sum() / ref2.sum())),
+        }
+        print(
+            f"  near {args.near}: {int(near.sum())} points, {100 * out['near']['error_share']:.1f}% of the "
+            f"squared error; relative L2 without them {out['near']['rel_l2_without']:.3e}"
         )
     print(json.dumps(out))
 

@@ -3,6 +3,7 @@
 import csv
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 import pinnsight as ps
 from pinnsight.autodiff import laplacian
-from pinnsight.problems.cavity import velocity
+from pinnsight.problems.cavity import lid_corner_flow, velocity
 from pinnsight.reference import burgers_cole_hopf, solve_cavity
 from pinnsight.reference.burgers import burgers_cole_hopf_point
 
@@ -24,6 +25,81 @@ def ghia(re: float):
     u = np.array([[float(r["coord"]), float(r["value"])] for r in g if r["profile"] == "u_at_x0.5"])
     v = np.array([[float(r["coord"]), float(r["value"])] for r in g if r["profile"] == "v_at_y0.5"])
     return u, v
+
+
+def test_cavity_corner_radius_scales_residual_and_wall_misfits_near_the_lid_ends():
+    """corner_radius = delta multiplies the residual and the lid/side-wall misfits by
+    min(1, d/delta), d the distance to the nearer lid end; the bottom and delta = 0 unchanged."""
+    with jax.enable_x64(True):
+        plain = ps.get_problem("cavity")
+        weighted = ps.get_problem("cavity", corner_radius=0.1)
+        net = ps.MLP((2, 8, 2), key=jax.random.PRNGKey(0))
+        u = plain.point_function(net)
+        x = jnp.array([0.03, 0.96])  # d = 0.05 from (0, 1): weight 1/2
+        np.testing.assert_allclose(weighted.residual(net, x), 0.5 * plain.residual(net, x), rtol=1e-12)
+        far = jnp.array([0.5, 0.5])
+        np.testing.assert_allclose(weighted.residual(net, far), plain.residual(net, far), rtol=1e-12)
+        cases = [("lid", [0.98, 1.0], 0.2), ("left", [0.0, 0.96], 0.4), ("bottom", [0.0, 0.0], 1.0)]
+        for name, pt, w in cases:
+            pt = jnp.array(pt)
+            got = weighted.conditions[name].misfit(u, pt)
+            np.testing.assert_allclose(got, w * plain.conditions[name].misfit(u, pt), rtol=1e-12)
+        assert plain.params == {"Re": 100.0} and weighted.params["corner_radius"] == 0.1
+        with pytest.raises(ValueError, match="corner_radius"):
+            ps.get_problem("cavity", corner_radius=-0.1)
+
+
+def test_scraper_flow_meets_the_walls_and_solves_stokes_near_each_lid_end():
+    """lid_corner_flow: psi = 0 and u = 1 on the lid, no slip on the side walls, and
+    grad p = Laplacian(u)/Re (Stokes, exact up to the 1e-9 offset) within a quarter of each end."""
+    with jax.enable_x64(True):
+        re = 100.0
+
+        def flow(x):
+            return lid_corner_flow(x, re)
+
+        uv = velocity(flow)
+
+        def stokes_defect(x):
+            hess = jax.jacfwd(jax.jacfwd(uv))(x)
+            return jax.grad(lambda y: flow(y)[1])(x) - (hess[:, 0, 0] + hess[:, 1, 1]) / re
+
+        for t in [0.0, 0.1, 0.5, 0.9, 1.0]:
+            lid = jnp.array([t, 1.0])
+            np.testing.assert_allclose(uv(lid), [1.0, 0.0], atol=1e-7)
+            assert abs(float(flow(lid)[0])) < 1e-8
+        for y in [0.2, 0.9, 0.999]:
+            np.testing.assert_allclose(uv(jnp.array([0.0, y])), 0.0, atol=1e-7)
+            np.testing.assert_allclose(uv(jnp.array([1.0, y])), 0.0, atol=1e-7)
+        for x in [[0.1, 0.9], [0.01, 0.995], [0.2, 0.6], [0.9, 0.85], [0.99, 0.999]]:
+            assert float(jnp.max(jnp.abs(stokes_defect(jnp.array(x))))) < 1e-5, x
+        # and it is not Stokes where the two ends are blended: the test can fail
+        assert float(jnp.max(jnp.abs(stokes_defect(jnp.array([0.5, 0.5]))))) > 1e-2
+
+
+def test_singular_corners_is_the_plain_cavity_on_the_network_plus_the_corner_flow():
+    with jax.enable_x64(True):
+        plain = ps.get_problem("cavity")
+        enriched = ps.get_problem("cavity", singular_corners=True)
+        net = ps.MLP((2, 8, 2), key=jax.random.PRNGKey(1))
+
+        def total(x):
+            return net(x) + lid_corner_flow(x, 100.0)
+
+        pts = enriched.domain.sample(jax.random.PRNGKey(2), 4)
+        np.testing.assert_allclose(enriched.residuals(net, pts), plain.residuals(total, pts), rtol=1e-10)
+        np.testing.assert_allclose(enriched.observe(net, pts), plain.observe(total, pts), rtol=1e-12)
+        u, w = enriched.point_function(net), plain.point_function(total)
+        for name, cond in enriched.conditions.items():
+            x = cond.sample(jax.random.PRNGKey(3), 1)[0]
+            np.testing.assert_allclose(cond.misfit(u, x), plain.conditions[name].misfit(w, x), rtol=1e-12)
+        corners = jnp.array([[0.0, 1.0], [1.0, 1.0]])
+        zero = ps.MLP((2, 4, 2), key=jax.random.PRNGKey(0))
+        zero = jax.tree_util.tree_map(lambda a: a * 0 if eqx.is_inexact_array(a) else a, zero)
+        np.testing.assert_allclose(enriched.observe(zero, corners), 1.0, atol=1e-7)  # the lid's speed
+        assert enriched.params == {"Re": 100.0, "singular_corners": True}
+        with pytest.raises(ValueError, match="true or false"):
+            ps.get_problem("cavity", singular_corners=1)
 
 
 @needs_data

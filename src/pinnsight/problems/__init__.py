@@ -104,6 +104,12 @@ def _check_rule(problem: str, key: str, value: Any, rule: Any) -> None:
 def _check_param(problem: str, key: str, value: Any, default: Any) -> Any:
     """Coerce ``value`` to the type of the parameter's default, or say what is wrong."""
     number = isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(
+                f"parameter `{key}` of problem {problem!r} must be true or false, got {key} = {value!r}."
+            )
+        return value
     if isinstance(default, float):
         if not number or not math.isfinite(value):
             raise ValueError(
