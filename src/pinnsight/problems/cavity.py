@@ -45,7 +45,9 @@ def lid_corner_weight(x: jax.Array, radius: float) -> jax.Array:
     pressure gradient and viscous terms grow like $1/d^2$ (Moffatt, J. Fluid Mech. 18, 1964).
     No smooth network fits them; scaling the residual and the wall misfits by $w$ keeps
     those unfittable terms from dominating the loss and its gradient noise. The problem
-    is unchanged: the exact solution still makes every weighted term zero.
+    is unchanged: the exact solution still makes every weighted term zero. Measured with
+    M4 at Re = 100 (docs/RESULTS.md §10): worse, 0.115 against 0.073 at $\delta = 0.05$,
+    because the lid's drag near its ends is what drives the vortex.
     """
     d = jnp.minimum(jnp.hypot(x[0], 1.0 - x[1]), jnp.hypot(1.0 - x[0], 1.0 - x[1]))
     return jnp.minimum(1.0, d / radius)
@@ -91,9 +93,11 @@ def lid_corner_flow(x: jax.Array, Re: float) -> jax.Array:
     $\psi_s = (1-\chi)\,\psi_L + \chi\,\psi_R$, $\chi(x)$ rising from 0 at $x = 1/4$ to 1
     at $x = 3/4$ (C³), $\psi_R(x, y) = \psi_L(1-x, y)$, $p_R(x, y) = -p_L(1-x, y)$. Within a
     quarter of either end the Stokes flow is exact; on the whole lid $u_s = 1$ and
-    $\psi_s = 0$. Added to the network's $(\psi, p)$ it carries the corner singularities,
-    so the network's part stays smooth: the subtraction of singular terms of Botella &
-    Peyret's cavity benchmark (Computers & Fluids 27, 1998), here for a PINN.
+    $\psi_s = 0$. Added to the network's $(\psi, p)$ it carries the velocity's
+    discontinuity: the subtraction of singular terms of Botella & Peyret's cavity benchmark
+    (Computers & Fluids 27, 1998), here for a PINN. Its inertial term, $\propto 1/r$, is
+    left to the network; measured with M4 at Re = 100 (docs/RESULTS.md §10) that costs more
+    than the corners it fixes: 0.25 against 0.064 at 20,000 steps.
     """
     chi = _smoothstep3((x[0] - 0.25) / 0.5)
     psi_l, p_l = scraper_flow(x[0], 1.0 - x[1], Re)
