@@ -539,3 +539,26 @@ def test_degraded_runs_are_named_with_what_to_try():
     assert "20x its best" in why and "learning rate" in why and "--x64" in why and "recipe" in why
     assert "above 1" in degradation([0.9, 0.5, 1.3])
     assert degradation([1.2, 1.1, 1.15]) is None  # never good: not degraded, just not trained
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores to pin"
+)
+def test_pool_workers_start_on_one_core_and_the_parent_gets_its_cores_back():
+    """Workers spawned inside `_one_core_while_spawning` import JAX seeing one core (as under
+    taskset: docs/RESULTS.md §9); the parent's affinity is restored afterwards."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    from pinnsight.experiments.parallel import _one_core_while_spawning
+
+    before = os.sched_getaffinity(0)
+    cores = sorted(before)
+    pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
+    try:
+        with _one_core_while_spawning(cores):
+            seen = pool.submit(os.sched_getaffinity, 0)
+        assert seen.result(timeout=60) == {cores[0]}
+    finally:
+        pool.shutdown()
+    assert os.sched_getaffinity(0) == before

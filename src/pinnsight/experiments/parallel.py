@@ -5,7 +5,11 @@
 than one run at a time (on the 2-core development machine ≈1.7x for Helmholtz, ≈1.2x for
 the cavity), and shows the total progress in steps. Every worker computes with a one-thread
 XLA client (`pinnsight.experiments.process.one_thread_xla`), as ``pinnsight train`` does, so
-a run's numbers do not depend on whether it ran alone, pinned or in the pool.
+a run's numbers do not depend on whether it ran alone, pinned or in the pool. Pinned workers
+are spawned while the parent's thread is on one core, so they import JAX as a ``taskset``
+process does (`_one_core_while_spawning`); float64 Gauss–Newton runs then match a
+``taskset -c K pinnsight train`` to the bit (an unpinned ``pinnsight train`` of one differs
+in its last bits: docs/RESULTS.md §9).
 
 A run folder whose ``summary.json`` says ``finished`` (or ``degraded``) with the same config
 is not trained again; an unfinished one is resumed from its checkpoint. This makes
@@ -17,6 +21,7 @@ checkpoints its last chunk.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing as mp
 import os
 import queue
@@ -185,6 +190,27 @@ def run_many(
     return summaries  # type: ignore[return-value]
 
 
+@contextlib.contextmanager
+def _one_core_while_spawning(cores: list[int]):
+    """Pin the calling thread to ``cores[0]`` while the pool spawns its workers (in ``submit``).
+
+    A spawned worker inherits that affinity, so it imports JAX seeing one core, as a process
+    started under ``taskset`` does; `_init_worker` then moves it to its own core. Pinned only
+    after the import, a worker sized some of XLA's threads for every core and ran them on its
+    one core: float64 Gauss–Newton steps went 3x slower than under ``taskset`` (docs/RESULTS.md
+    §9). ``[]``: nothing to do.
+    """
+    if not cores or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cores[0]})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def _in_pool(jobs, todo, restart, summaries, workers, bar) -> None:
     ctx = mp.get_context("spawn")
     progress = ctx.Queue()
@@ -211,7 +237,7 @@ def _in_pool(jobs, todo, restart, summaries, workers, bar) -> None:
         initargs=(counter, cores, pin, progress, os.getpid()),
     )
     try:
-        with interrupt.busy():
+        with interrupt.busy(), _one_core_while_spawning(cores if pin else []):
             futures = {
                 pool.submit(_work, _normalised(jobs[i].config), str(jobs[i].out_dir), restart[i]): i
                 for i in todo
