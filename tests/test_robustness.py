@@ -562,3 +562,24 @@ def test_pool_workers_start_on_one_core_and_the_parent_gets_its_cores_back():
     finally:
         pool.shutdown()
     assert os.sched_getaffinity(0) == before
+
+
+def test_restart_of_several_runs_starts_the_unfinished_over_and_keeps_the_finished(monkeypatch, tmp_path):
+    """`compare/study/reproduce --restart` (plan's overwrite="unfinished"): a finished run is
+    reused, an unfinished one starts from step 0; --overwrite (True) retrains both."""
+    from pinnsight.experiments import parallel
+
+    finished = {"status": "finished", "final_error": 0.1}
+    statuses = {
+        "done": run_folder.RunStatus("done", summary=finished),
+        "half": run_folder.RunStatus("unfinished", step=500, steps=1000),
+    }
+    monkeypatch.setattr(run_folder, "inspect_run", lambda path, config=None: statuses[Path(path).name])
+    jobs = [parallel.Job(None, tmp_path / "done"), parallel.Job(None, tmp_path / "half")]
+    summaries, restart, notes, resumed = parallel.plan(jobs, overwrite="unfinished")
+    assert summaries == [finished, None] and restart == {1: True} and resumed == 0
+    assert notes == [f"restarting {tmp_path / 'half'} from step 0 (--restart)"]
+    summaries, restart, _, resumed = parallel.plan(jobs, overwrite=False)
+    assert summaries == [finished, None] and restart == {1: False} and resumed == 500
+    summaries, restart, _, _ = parallel.plan(jobs, overwrite=True)
+    assert summaries == [None, None] and restart == {0: True, 1: True}

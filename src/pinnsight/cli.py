@@ -276,8 +276,8 @@ def _add_restart(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--restart",
         action="store_true",
-        help="start an unfinished run over instead of resuming it (removes pinnsight's files, "
-        "as --overwrite)",
+        help="start unfinished runs over instead of resuming them (removes their pinnsight "
+        "files); finished runs are kept, except by `train`, where it is --overwrite",
     )
 
 
@@ -449,8 +449,9 @@ def main(argv: list[str] | None = None) -> int:
         initialize_distributed()  # before the backends exist; a no-op unless asked for
         one_thread_xla()
     args = build_parser().parse_args(argv)
-    if getattr(args, "restart", False):
-        args.overwrite = True
+    if getattr(args, "restart", False) and not args.overwrite:
+        # one run: start it over; several (compare, study, reproduce): the unfinished ones only
+        args.overwrite = True if args.func is _cmd_train else "unfinished"
     try:
         return args.func(args)
     except (ValueError, TypeError, OSError, MemoryError) as err:

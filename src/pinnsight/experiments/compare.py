@@ -46,7 +46,7 @@ def compare(
     seeds: Sequence[int] = (0,),
     out: str | Path,
     workers: int = 2,
-    overwrite: bool = False,
+    overwrite: bool | str = False,
     histograms: bool = True,
 ) -> dict[str, Any]:
     """Train ``models`` x ``seeds`` from ``base`` into ``out/<model>/seed<k>`` and write

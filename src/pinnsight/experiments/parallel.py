@@ -68,27 +68,34 @@ def _normalised(config: RunConfig) -> dict[str, Any]:
     return run_folder.normalised(config)
 
 
-def plan(jobs: list[Job], *, overwrite: bool = False):
+def plan(jobs: list[Job], *, overwrite: bool | str = False):
     """What `run_many` will do: the reused summaries (None where a job runs), for each job to
     run whether it starts over, one line per resumed or restarted run, and the steps already
-    done. Every folder is read (and checked) before anything runs."""
+    done. Every folder is read (and checked) before anything runs.
+
+    ``overwrite``: True retrains every run; ``"unfinished"`` (``--restart``) starts the
+    unfinished ones over and keeps the finished ones; False resumes and reuses."""
     summaries: list[dict | None] = []
     restart: dict[int, bool] = {}
     notes: list[str] = []
     resumed = 0
+    everything, unfinished_only = overwrite is True, overwrite == "unfinished"
     for i, job in enumerate(jobs):
         status = run_folder.inspect_run(job.out_dir, job.config)
-        if status.kind != "new" and not status.same_config and not overwrite:
+        if status.kind != "new" and not status.same_config and not everything:
             raise FileExistsError(
                 f"{job.out_dir} holds a run with a different config; pass --overwrite to replace it "
                 "or choose another --out."
             )
-        if not overwrite and status.complete:
+        if not everything and status.complete:
             summaries.append(status.summary)
             continue
         summaries.append(None)
-        restart[i] = overwrite or status.kind == "done"  # a failed or diverged run starts over
-        if not overwrite and status.kind == "unfinished":
+        # a failed or diverged run starts over
+        restart[i] = everything or unfinished_only or status.kind == "done"
+        if unfinished_only and status.kind == "unfinished":
+            notes.append(f"restarting {job.out_dir} from step 0 (--restart)")
+        elif not everything and status.kind == "unfinished":
             if status.step is not None:
                 notes.append(f"resuming {job.out_dir} from step {status.step} of {status.steps}")
                 resumed += status.step
@@ -145,7 +152,7 @@ def _failed(err: BaseException) -> dict[str, Any]:
 
 
 def run_many(
-    jobs: list[Job], *, workers: int = 2, overwrite: bool = False, desc: str = "runs"
+    jobs: list[Job], *, workers: int = 2, overwrite: bool | str = False, desc: str = "runs"
 ) -> list[dict[str, Any]]:
     """Run every job (reusing finished ones unless ``overwrite``, resuming unfinished ones);
     summaries in job order.

@@ -266,7 +266,7 @@ def reproduce(
     steps: int | None = None,
     out: str | Path | None = None,
     workers: int = 2,
-    overwrite: bool = False,
+    overwrite: bool | str = False,
     suite: dict[str, Sequence[str]] | None = None,
     results: str | Path | None = "docs/RESULTS.md",
     assignments: Sequence[str] = (),
@@ -287,7 +287,7 @@ def reproduce(
     suite = dict(suite or (SUITE if paper else recipe_suite(recipe)))
     jobs = _jobs(suite, seeds, steps, out, assignments, paper)
     with run_folder.FolderLock(out):  # only once every config is valid
-        reused = 0 if overwrite else sum(finished_summary(j) is not None for j in jobs)
+        reused = 0 if overwrite is True else sum(finished_summary(j) is not None for j in jobs)
         t0 = time.perf_counter()
         summaries = run_many(jobs, workers=workers, overwrite=overwrite, desc="reproduce")
         wall = time.perf_counter() - t0

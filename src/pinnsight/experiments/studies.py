@@ -42,7 +42,7 @@ def poisson_imbalance(
     seed: int = 0,
     out: str | Path = "runs/study-poisson-imbalance",
     workers: int = 2,
-    overwrite: bool = False,
+    overwrite: bool | str = False,
     assignments: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Train M1 on poisson1d for each ``C`` and report histograms and imbalance ratios."""
@@ -124,7 +124,7 @@ def stiffness_study(
     seed: int = 0,
     out: str | Path = "runs/study-stiffness",
     workers: int = 2,
-    overwrite: bool = False,
+    overwrite: bool | str = False,
     assignments: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Track sigma_max during M1 training on Helmholtz for each ``a2`` (a1 = 1)."""
