@@ -76,7 +76,8 @@ def scraper_flow(xi: jax.Array, eta: jax.Array, Re: float) -> tuple[jax.Array, j
     velocity depends on $\phi$ alone: the lid's discontinuity, which no smooth network fits.
     """
     r = jnp.sqrt(xi**2 + eta**2 + _TINY**2)
-    phi = jnp.arctan2(eta, xi + _TINY)
+    at_corner = (xi == 0) & (eta == 0)
+    phi = jnp.arctan2(eta, jnp.where(at_corner, _TINY, xi))  # exact angle off the node itself
     psi = r * (_B * jnp.sin(phi) + _C * phi * jnp.cos(phi) + _D * phi * jnp.sin(phi))
     return psi, -2.0 * (_C * jnp.cos(phi) + _D * jnp.sin(phi)) / (Re * r)
 
