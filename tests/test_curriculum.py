@@ -141,6 +141,22 @@ def test_the_stages_are_recorded(whole):
     assert json.loads((whole / STAGES_FILE).read_text())["stages"] == [first]
 
 
+def test_the_report_shows_the_stages_as_a_table(whole):
+    from pinnsight.report.run_report import _stage_section
+
+    stages = json.loads((whole / "summary.json").read_text())["stages"]
+    heading, text, _ = _stage_section(stages)
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert heading == "Stages" and table[0].startswith("| stage | parameter | steps | error at its value")
+    assert "λ bc" in table[0] and "imbalance bc" in table[0]
+    assert ("σ_max" in table[0]) == any("sigma_max" in rec for rec in stages)
+    assert table[1].startswith("| 0 | C=1 | 0–20 | ") and table[2].startswith("| 1 | C=2 | 20–40 | ")
+    assert all(line.count("|") == table[0].count("|") for line in table[1:])
+    _, text, _ = _stage_section([{**stages[0], "sigma_max": 12.5}, stages[1]])  # σ_max recorded
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert table[0].endswith("| σ_max |") and table[1].endswith("| 12.5 |") and table[2].endswith("|  |")
+
+
 def test_the_second_stage_is_warm_started_from_the_first_stage_s_network(whole, tmp_path):
     # stage 0 is exactly the run at C = 1 without a curriculum ...
     plain = tmp_path / "plain"

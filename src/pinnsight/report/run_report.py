@@ -25,6 +25,29 @@ def _coefficient_rows(problem, history) -> list[list]:
     return rows
 
 
+def _stage_section(stages: list[dict]) -> tuple[str, str, list]:
+    """The curriculum's stages as one table: per stage its parameter value, the run's steps
+    it trained, its error against the reference *at its own value*, its last loss, λ, the
+    gradient imbalance and, if any stage recorded it, the Hessian's σ_max
+    (`pinnsight.experiments.curriculum`)."""
+    groups = sorted({g for rec in stages for g in (rec.get("final_lambda") or {})})
+    header = ["stage", "parameter", "steps", "error at its value", "final loss"]
+    sigma = any("sigma_max" in rec for rec in stages)
+    header += [f"λ {g}" for g in groups] + [f"imbalance {g}" for g in groups] + ["σ_max"] * sigma
+    rows = []
+    for rec in stages:
+        lam, imb = rec.get("final_lambda") or {}, rec.get("imbalance") or {}
+        params = ", ".join(f"{k}={v:g}" for k, v in (rec.get("params") or {}).items())
+        rows.append(
+            [rec.get("stage"), params, f"{rec.get('start_step')}–{rec.get('end_step')}",
+             rec.get("final_error"), rec.get("final_loss")]
+            + [lam.get(g, "") for g in groups] + [imb.get(g, "") for g in groups]
+            + [rec.get("sigma_max", "")] * sigma
+        )  # fmt: skip
+    text = "Each stage warm-started from the one before (`run.curriculum`).\n\n"
+    return "Stages", text + report.format_table(header, rows), []
+
+
 def _refuse_unfinished(run_dir: Path) -> None:
     """A folder without ``summary.json`` is an unfinished run: say so in one line."""
     if not run_dir.is_dir():
@@ -47,7 +70,7 @@ def render_run(run_dir: str | Path) -> Path:
     summary = run_folder.read_summary(run_dir)
     history = run_folder.read_metrics(run_dir, summary)
     label = config.recipe
-    rows = [[k, v] for k, v in summary.items() if not isinstance(v, dict)]
+    rows = [[k, v] for k, v in summary.items() if not isinstance(v, dict | list)]
     rows += [[f"lambda {g}", v] for g, v in summary.get("final_lambda", {}).items()]
     rows += _coefficient_rows(problem, history)
     sections = [
@@ -58,6 +81,8 @@ def render_run(run_dir: str | Path) -> Path:
             [],
         )
     ]
+    if summary.get("stages"):
+        sections.append(_stage_section(summary["stages"]))
     sections.append(
         (
             "Fields",
