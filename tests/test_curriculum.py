@@ -5,6 +5,7 @@ refused in one line; the problems' own ``best`` recipes and ``reproduce --recipe
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from pathlib import Path
 
@@ -74,9 +75,11 @@ def test_the_ladder_leads_to_the_run_s_own_value():
     assert len(stages_of(_config(C=1.0))) == 1 and _config(C=1.0).total_steps == 20
     down = _config(C=2.0, **{"run.curriculum": {"C": (8.0, 4.0, 1.0), "steps": (5, 6, 7)}})
     assert [(s.value, s.steps) for s in stages_of(down)] == [(8.0, 5), (4.0, 6), (2.0, 20)]
-    # the cavity's `curriculum` recipe: stages only above Re = 100, ending at the run's own Re
-    for re, ladder in [(100, [100.0]), (400, [100.0, 400.0]), (1000, [100.0, 400.0, 1000.0])]:
-        cfg = ps.RunConfig.create(problem="cavity", recipe="curriculum", Re=re)
+    # the cavity's `curriculum` and `best` recipes: stages only above Re = 100, ending at the
+    # run's own Re
+    cases = [(100, [100.0]), (400, [100.0, 400.0]), (1000, [100.0, 400.0, 1000.0])]
+    for recipe, (re, ladder) in itertools.product(("curriculum", "best"), cases):
+        cfg = ps.RunConfig.create(problem="cavity", recipe=recipe, Re=re)
         stages = stages_of(cfg)
         assert [s.value for s in stages] == ladder and stages[-1].steps == cfg.run.steps
         assert float(stages[-1].params.get("Re", 100.0)) == re
