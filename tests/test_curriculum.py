@@ -158,6 +158,9 @@ def test_the_report_shows_the_stages_as_a_table(whole):
     _, text, _ = _stage_section([{**stages[0], "sigma_max": 12.5}, stages[1]])  # σ_max recorded
     table = [line for line in text.splitlines() if line.startswith("| ")]
     assert table[0].endswith("| σ_max |") and table[1].endswith("| 12.5 |") and table[2].endswith("|  |")
+    both = [{**rec, "final_lambda": {"bc": 2.0, "residual": 0.5}} for rec in stages]  # grad-norm λ
+    header = _stage_section(both)[1].splitlines()[2]
+    assert "λ residual" in header and "imbalance residual" not in header  # a ratio per constraint group
 
 
 def test_the_second_stage_is_warm_started_from_the_first_stage_s_network(whole, tmp_path):

@@ -31,9 +31,10 @@ def _stage_section(stages: list[dict]) -> tuple[str, str, list]:
     gradient imbalance and, if any stage recorded it, the Hessian's σ_max
     (`pinnsight.experiments.curriculum`)."""
     groups = sorted({g for rec in stages for g in (rec.get("final_lambda") or {})})
+    ratios = sorted({g for rec in stages for g in (rec.get("imbalance") or {})})
     header = ["stage", "parameter", "steps", "error at its value", "final loss"]
     sigma = any("sigma_max" in rec for rec in stages)
-    header += [f"λ {g}" for g in groups] + [f"imbalance {g}" for g in groups] + ["σ_max"] * sigma
+    header += [f"λ {g}" for g in groups] + [f"imbalance {g}" for g in ratios] + ["σ_max"] * sigma
     rows = []
     for rec in stages:
         lam, imb = rec.get("final_lambda") or {}, rec.get("imbalance") or {}
@@ -41,7 +42,7 @@ def _stage_section(stages: list[dict]) -> tuple[str, str, list]:
         rows.append(
             [rec.get("stage"), params, f"{rec.get('start_step')}–{rec.get('end_step')}",
              rec.get("final_error"), rec.get("final_loss")]
-            + [lam.get(g, "") for g in groups] + [imb.get(g, "") for g in groups]
+            + [lam.get(g, "") for g in groups] + [imb.get(g, "") for g in ratios]
             + [rec.get("sigma_max", "")] * sigma
         )  # fmt: skip
     text = "Each stage warm-started from the one before (`run.curriculum`).\n\n"
