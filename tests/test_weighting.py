@@ -58,6 +58,19 @@ def test_layerwise_statistic_by_hand():
     np.testing.assert_allclose(s.weights["bc"], 0.9 * 2.0 + 0.1 * lam_hat, rtol=1e-6)
 
 
+def test_layerwise_statistic_skips_layers_the_group_does_not_reach():
+    # A PirateNet at initialisation has zero gradients on its block kernels: the layer's
+    # 0/0 must not turn lambda into nan; the estimate is the maximum over the other layers.
+    b = ps.annealing(statistic="layerwise")
+    zero_first = [jnp.zeros_like(G_B[0]), G_B[1]]
+    inputs = _inputs(0)._replace(
+        grads={"residual": [jnp.zeros_like(G_R[0]), G_R[1]], "bc": zero_first},
+        kernels={"residual": [jnp.zeros_like(G_R[0]), G_R[1]], "bc": zero_first},
+    )
+    s = b.update(inputs, _state(b, 2.0))
+    np.testing.assert_allclose(s.weights["bc"], 0.9 * 2.0 + 0.1 * 3.0 / (2 * 0.4), rtol=1e-6)
+
+
 def test_only_every_nth_step_updates():
     b = ps.annealing(every=10)
     s0 = _state(b, 2.0)

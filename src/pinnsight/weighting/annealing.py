@@ -121,10 +121,22 @@ def _estimate(
         rmax, _ = gradient_statistics(residual_grads)
         _, bmean = gradient_statistics([scale * g for g in grads])
         return rmax / bmean
-    ratios = [
-        jnp.max(jnp.abs(r)) / jnp.mean(jnp.abs(scale * g)) for r, g in zip(residual_grads, grads, strict=True)
-    ]
+    ratios = [_layer_ratio(r, scale * g) for r, g in zip(residual_grads, grads, strict=True)]
     return jnp.max(jnp.stack(ratios))
+
+
+def _layer_ratio(residual_grad: jax.Array, grad: jax.Array) -> jax.Array:
+    r"""$\max|\nabla_{W^l}\mathcal{L}_r| / \overline{|\nabla_{W^l} D_i|}$ for one layer, or 0
+    where the group's gradient on that layer is exactly zero.
+
+    A layer the group does not reach carries no information on the balance, and its 0/0
+    would make $\hat\lambda$ nan: a `PirateNet` at initialisation ($\alpha = 0$) has zero
+    gradients on every block kernel. Ratios are positive, so a 0 never wins the maximum
+    over the other layers; where all are zero (a group with no gradient at all) $\hat\lambda = 0$.
+    """
+    mean = jnp.mean(jnp.abs(grad))
+    reached = mean > 0
+    return jnp.where(reached, jnp.max(jnp.abs(residual_grad)) / jnp.where(reached, mean, 1.0), 0.0)
 
 
 def _annealed_state(
