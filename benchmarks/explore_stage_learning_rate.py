@@ -1,14 +1,15 @@
 r"""Does a curriculum stage lose its warm start because its learning rate restarts high?
 
-    python benchmarks/explore_stage_learning_rate.py RUN_DIR_RE100 [--re 400] [--lr 1e-3 1e-4 1.5e-5]
+    python benchmarks/explore_stage_learning_rate.py RUN_DIR [--re 400] [--stage 1] [--lr 1e-3 1e-4 1.5e-5]
 
-Loads a finished cavity run at Re = 100 (``pinnsight train cavity --recipe best --seed 0``)
-and trains its network at ``--re`` for 40,000 steps with M4's settings (modified MLP,
-annealing, 128 points per term, lr $\eta_0\,0.9^{t/1000}$), once per initial learning rate
-$\eta_0$: 1e-3 is what a `run.curriculum` stage does (a fresh schedule); 1.5e-5 is where the
-Re = 100 stage ended. Prints the error against the reference at ``--re`` every 5,000 steps
-(4,096-point subsample) and at the end on the whole grid. The points' key is a curriculum's
-second stage's, so the run with $\eta_0$ = 1e-3 is the Re = 400 stage of ``--recipe best``.
+Loads a finished cavity run (e.g. ``pinnsight train cavity --recipe M4 --seed 0`` at
+Re = 100) and trains its network at ``--re`` for 40,000 steps with the run's own settings
+(network, optimiser, balancer, 128 points per term, lr $\eta_0\,0.9^{t/1000}$), once per
+initial learning rate $\eta_0$: 1e-3 is what a `run.curriculum` stage does (a fresh
+schedule); 1.5e-5 is where the previous stage ended. Prints the error against the reference
+at ``--re`` every 5,000 steps (4,096-point subsample) and at the end on the whole grid. The
+points' key is the key of the curriculum's stage ``--stage`` (0-based; 1: the second), so
+the run with $\eta_0$ = 1e-3 is that stage of the curriculum the run began.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir")
     ap.add_argument("--re", type=float, default=400.0)
+    ap.add_argument("--stage", type=int, default=1, help="the curriculum stage whose points to use")
     ap.add_argument("--steps", type=int, default=40_000)
     ap.add_argument("--lr", type=float, nargs="+", default=[1e-3, 1e-4, 1.5e-5])
     args = ap.parse_args()
     config, _, net = ps.load_run(args.run_dir)
     problem = ps.get_problem("cavity", Re=args.re)
     _, train_key = jax.random.split(jax.random.PRNGKey(config.run.seed))  # as `build` splits it
-    key = jax.random.fold_in(train_key, 1)  # the second stage's key (`stage_key`)
+    key = train_key if args.stage == 0 else jax.random.fold_in(train_key, args.stage)  # `stage_key`
     for lr in args.lr:
         cfg = config.override(**{"problem.params.Re": args.re, "optim.learning_rate": lr})
         result = fit(

@@ -97,6 +97,10 @@ BAD = [
     ({"C": (1.0, 0.0), "steps": (1, 1)}, "must be non-zero"),
     ({"C": (1.0, 3.0, 2.0), "steps": (1, 1, 1)}, "strictly increasing or decreasing"),
     ({"C": 1.0, "steps": 10}, "must be a tuple"),
+    ({"learning_rate": (1e-3,), "steps": (10,)}, "exactly one parameter"),
+    ({"C": (1.0,), "steps": (10,), "learning_rate": (1e-3, 1e-4)}, "1 value(s) of 'C' but 2 `learning_rate`"),
+    ({"C": (1.0,), "steps": (10,), "learning_rate": (0.0,)}, "positive finite number"),
+    ({"C": (1.0,), "steps": (10,), "learning_rate": (-1e-3,)}, "positive finite number"),
 ]
 
 
@@ -163,15 +167,21 @@ def test_the_report_shows_the_stages_as_a_table(whole):
     assert "λ residual" in header and "imbalance residual" not in header  # a ratio per constraint group
 
 
-def test_the_second_stage_is_warm_started_from_the_first_stage_s_network(whole, tmp_path):
-    # stage 0 is exactly the run at C = 1 without a curriculum ...
-    plain = tmp_path / "plain"
-    run(_config(C=1.0, **{"run.curriculum": {}}), plain, progress=False)
-    drop = ("stage", "stage_C")
-    assert [{k: v for k, v in r.items() if k not in drop} for r in _rows(whole)[:2]] == _rows(plain)
-    # ... and stage 1 is `fit` at C = 2 from that run's final network, with a fresh optimiser
-    # and balancer state, the key fold_in(key, 1), and the run's step count going on from 20
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory) -> Path:
+    """The run at C = 1 without a curriculum (the 2-stage run's first stage, alone)."""
+    out = tmp_path_factory.mktemp("plain") / "run"
+    run(_config(C=1.0, **{"run.curriculum": {}}), out, progress=False)
+    return out
+
+
+def _second_stage_by_hand(plain: Path, learning_rate: float | None = None) -> ps.FitResult:
+    """`fit` at C = 2 from ``plain``'s final network, with a fresh optimiser (initial rate
+    ``learning_rate``, else the config's) and balancer state, the key fold_in(key, 1), and the
+    run's step count going on from 20."""
     cfg = _config()
+    if learning_rate is not None:
+        cfg = cfg.override(**{"optim.learning_rate": learning_rate})
     problem, net, key = build(cfg)
     _, _, trained = load_run(plain)
     optimizer, balancer, sampler = build_optimizer(cfg), build_balancer(cfg), build_sampler(cfg, problem)
@@ -179,14 +189,43 @@ def test_the_second_stage_is_warm_started_from_the_first_stage_s_network(whole, 
     state = ps.init_state(problem, trained, optimizer, balancer, sampler, k1)
     state = state._replace(step=state.step + 20)
     kw = dict(optimizer=optimizer, sampler=sampler, batch_size=cfg.sampling.batch_size, chunk_size=10)
-    warm = ps.fit(problem, net, balancer, steps=40, key=k1, state=state, **kw)
-    rows = _rows(whole)[2:]
-    assert [float(r["loss"]) for r in rows] == [float(v) for v in warm.history["loss"]]
-    assert [float(r["error"]) for r in rows] == [float(v) for v in warm.history["error"]]
+    return ps.fit(problem, net, balancer, steps=40, key=k1, state=state, **kw)
+
+
+def _same_stage(rows: list[dict[str, str]], result: ps.FitResult) -> bool:
+    return [float(r["loss"]) for r in rows] == [float(v) for v in result.history["loss"]] and [
+        float(r["error"]) for r in rows
+    ] == [float(v) for v in result.history["error"]]
+
+
+def test_the_second_stage_is_warm_started_from_the_first_stage_s_network(whole, plain):
+    # stage 0 is exactly the run at C = 1 without a curriculum ...
+    drop = ("stage", "stage_C")
+    assert [{k: v for k, v in r.items() if k not in drop} for r in _rows(whole)[:2]] == _rows(plain)
+    # ... and stage 1 is `fit` at C = 2 from that run's final network (`_second_stage_by_hand`)
+    assert _same_stage(_rows(whole)[2:], _second_stage_by_hand(plain))
     # (and that network is not the initial one: the equality above is not a cold start's)
+    _, _, trained = load_run(plain)
+    _, net, _ = build(_config())
     assert any(
         bool((a != b).any()) for a, b in zip(jax.tree.leaves(trained), jax.tree.leaves(net), strict=True)
     )
+
+
+def test_a_stage_starts_at_its_own_learning_rate(whole, plain, tmp_path):
+    default = _config().options("optim")["learning_rate"]
+    spec = {"C": (1.0, 2.0), "steps": (20, 99), "learning_rate": (default, default / 10)}
+    stages = stages_of(_config(**{"run.curriculum": spec}))
+    # the target C = 2 is on the ladder: its stage takes the ladder's rate (and run.steps)
+    assert [(s.learning_rate, s.steps) for s in stages] == [(default, 20), (default / 10, 20)]
+    off = stages_of(_config(C=3.0, **{"run.curriculum": spec}))  # off the ladder: optim's rate
+    assert [s.learning_rate for s in off] == [default, default / 10, None]
+    out = tmp_path / "run"
+    run(_config(**{"run.curriculum": spec}), out, progress=False)
+    rows = _rows(out)
+    assert rows[:2] == _rows(whole)[:2]  # the first stage at the config's own rate: unchanged
+    assert _same_stage(rows[2:], _second_stage_by_hand(plain, default / 10))
+    assert not _same_stage(rows[2:], _second_stage_by_hand(plain))  # the rate did something
 
 
 class _StopAt(ps.Callback):
@@ -234,6 +273,14 @@ def test_best_recipes_are_listed_and_valid(capsys):
     assert main(["config", "curriculum", "--problem", "cavity", "--set", "Re=1000"]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.startswith("  # stages: Re = 100 (") and " -> 400 (" in last and " -> 1000 (" in last
+    from pinnsight.experiments.describe import describe
+
+    cfg = _config(**{"run.curriculum": {"C": (1.0, 2.0), "steps": (20, 5), "learning_rate": (0.01, 0.002)}})
+    last = describe(cfg).splitlines()[-1]
+    assert last == (
+        "  # stages: C = 1 (20 steps, learning rate 0.01) -> 2 (20 steps, learning rate 0.002); "
+        "40 steps in all"
+    )
 
 
 def test_reproduce_recipes_makes_a_second_resumable_table(tmp_path):

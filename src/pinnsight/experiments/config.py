@@ -206,7 +206,8 @@ class RunSection:
         default_factory=dict,
         metadata={
             "doc": "stages before the target: {PARAM: (values...), 'steps': (n...)}, each "
-            "warm-started (pinnsight.experiments.curriculum); {}: none"
+            "warm-started, optionally 'learning_rate': (initial rate per value...) "
+            "(pinnsight.experiments.curriculum); {}: none"
         },
     )
     devices: int = field(

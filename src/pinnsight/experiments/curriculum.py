@@ -23,6 +23,15 @@ is 100 → 400 and ``Re = 1000`` or ``Re = 3200`` are 100 → 400 → 1000 → $
 values not below it. The run's error is the final stage's, against the reference at
 $p^\ast$; the run lasts `total_steps` steps.
 
+**A learning rate per stage** (optional): ``"learning_rate": (1e-3, 1e-3, 1e-4)``, one
+per ladder value, is the initial learning rate $\eta_0$ of the stage at that value (the
+option ``optim.learning_rate`` of that stage's optimiser, whatever its kind); the target's
+stage takes the ladder's value if the target is on the ladder, ``optim.learning_rate``
+otherwise. Without it every stage starts at ``optim.learning_rate``. A warm start is easily
+lost to a stage that restarts its schedule high: the cavity's Re = 1000 stage of ``best``,
+started at 1e-3 from a network within 0.039 of the Re = 400 flow, ends at 0.434; started at
+1e-4, at 0.113 (docs/RESULTS.md §10).
+
 **A stage** $k$ trains steps $s_k+1, \dots, e_k$ of the run's one step counter
 (``metrics.csv``, checkpoints and diagnostics count the run's steps). It starts from the
 network of stage $k-1$ (its parameters $\theta_{e_{k-1}}$) with a *fresh* optimiser state
@@ -101,6 +110,8 @@ class Stage:
     count: int = 1
     name: str | None = None
     value: float | None = None
+    learning_rate: float | None = None
+    """The stage's initial learning rate (the ladder's ``learning_rate``); None: ``optim.learning_rate``."""
 
     @property
     def end(self) -> int:
@@ -137,7 +148,7 @@ def check_curriculum(spec: Mapping[str, Any], problem: str) -> None:
     if not spec:
         return
     defaults = problem_defaults(problem)
-    names = sorted(set(spec) - {"steps"})
+    names = sorted(set(spec) - {"steps", "learning_rate"})
     if "steps" not in spec:
         raise _bad(f"needs `steps`, one step count per value, e.g. {EXAMPLE}.")
     if len(names) != 1:
@@ -165,6 +176,7 @@ def check_curriculum(spec: Mapping[str, Any], problem: str) -> None:
     for s in steps:
         if isinstance(s, bool) or not isinstance(s, int | float) or not float(s).is_integer() or s < 1:
             raise _bad(f"has steps = {steps!r}; each must be a positive integer.")
+    _check_learning_rates(spec, name, len(values))
     for v in values:
         try:
             check_params(problem, {name: v})
@@ -177,6 +189,21 @@ def check_curriculum(spec: Mapping[str, Any], problem: str) -> None:
             f"values of {name!r} must be strictly increasing or decreasing (a path to the "
             f"target), got {values!r}."
         )
+
+
+def _check_learning_rates(spec: Mapping[str, Any], name: str, count: int) -> None:
+    """Refuse a ``learning_rate`` ladder that is not one positive finite number per value."""
+    if "learning_rate" not in spec:
+        return
+    rates = tuple(spec["learning_rate"])
+    if len(rates) != count:
+        raise _bad(
+            f"has {count} value(s) of {name!r} but {len(rates)} `learning_rate`; give one "
+            "initial learning rate per value (or leave `learning_rate` out)."
+        )
+    for r in rates:
+        if isinstance(r, bool) or not isinstance(r, int | float) or not 0 < r < math.inf:
+            raise _bad(f"has learning_rate = {rates!r}; each must be a positive finite number.")
 
 
 def _precedes(values: Sequence[float], v: float, target: float) -> bool:
@@ -194,15 +221,18 @@ def stages_of(config: RunConfig) -> list[Stage]:
     spec = config.run.curriculum
     if not spec:
         return [Stage(0, params, 0, config.run.steps)]
-    name = next(k for k in spec if k != "steps")
+    name = next(k for k in spec if k not in ("steps", "learning_rate"))
     target = float(check_params(problem, {**problem_defaults(problem), **params})[name])
     values = [float(v) for v in spec[name]]
-    plan = [(v, int(n)) for v, n in zip(values, spec["steps"], strict=True) if _precedes(values, v, target)]
-    plan.append((target, config.run.steps))
+    rates = [float(r) for r in spec["learning_rate"]] if "learning_rate" in spec else [None] * len(values)
+    ladder = zip(values, spec["steps"], rates, strict=True)
+    plan = [(v, int(n), r) for v, n, r in ladder if _precedes(values, v, target)]
+    on_ladder = [r for v, r in zip(values, rates, strict=True) if math.isclose(v, target, rel_tol=1e-12)]
+    plan.append((target, config.run.steps, on_ladder[0] if on_ladder else None))
     stages, start = [], 0
-    for i, (v, n) in enumerate(plan):
+    for i, (v, n, r) in enumerate(plan):
         stage_params = params if i == len(plan) - 1 else {**params, name: v}
-        stages.append(Stage(i, stage_params, start, n, len(plan), name, v))
+        stages.append(Stage(i, stage_params, start, n, len(plan), name, v, r))
         start += n
     return stages
 

@@ -64,7 +64,12 @@ def _stages(cfg: RunConfig) -> list[str]:
     stages = stages_of(cfg)
     if len(stages) == 1:
         return []
-    path = " -> ".join(f"{s.value:g} ({s.steps} steps)" for s in stages)
+
+    def stage(s) -> str:
+        rate = "" if s.learning_rate is None else f", learning rate {s.learning_rate:g}"
+        return f"{s.value:g} ({s.steps} steps{rate})"
+
+    path = " -> ".join(stage(s) for s in stages)
     return [f"  # stages: {stages[0].name} = {path}; {stages[-1].end} steps in all"]
 
 

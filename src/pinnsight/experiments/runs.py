@@ -141,16 +141,21 @@ def _stage_trainer(
     def train(stage: Stage, state=None, history=None, extra=()) -> FitResult:
         prob = parts.problem if stage.final else get_problem(config.problem.name, **stage.params)
         bal, stage_k = stage_balancer(parts.balancer, stage), stage_key(parts.key, stage)
+        stage_config, optimizer = config, parts.optimizer
+        rate = stage.learning_rate
+        if rate is not None and rate != config.options("optim").get("learning_rate"):
+            stage_config = config.override(**{"optim.learning_rate": rate})
+            optimizer = build_optimizer(stage_config)
         if state is not None and stage.index > 0 and int(state.step) == stage.start:
-            state = warm_start(state, prob, parts.net, parts.optimizer, bal, parts.sampler, stage_k, stage)
-        cbs = _stage_callbacks(config, stage, prob, out_dir, progress, on_chunk, callbacks, extra)
+            state = warm_start(state, prob, parts.net, optimizer, bal, parts.sampler, stage_k, stage)
+        cbs = _stage_callbacks(stage_config, stage, prob, out_dir, progress, on_chunk, callbacks, extra)
         return fit(
             prob,
             parts.net,
             bal,
             steps=stage.end,
             key=stage_k,
-            optimizer=parts.optimizer,
+            optimizer=optimizer,
             sampler=parts.sampler,
             batch_size=config.sampling.batch_size,
             chunk_size=config.run.chunk_size,
