@@ -118,8 +118,8 @@ def lid_corner_flow(x: jax.Array, Re: float) -> jax.Array:
         # weights (2.75e-2 at Re = 100, 3 seeds, against M4's 8.25e-2; one stage there). Above
         # Re = 100 a Reynolds curriculum of such stages, each 40,000 steps and warm-started
         # (Re = 1000 is 100 -> 400 -> 1000); the Re = 1000 stage starts its schedule at 1e-4,
-        # not 1e-3, so as to keep its warm start (seed 0: 0.113 against 0.434; 3e-4: 0.216,
-        # 3e-5: 0.121; docs/RESULTS.md §10).
+        # not 1e-3, so as to keep its warm start (3 seeds: median 0.256, 0.113 - 0.422, against
+        # 0.446 from 1e-3; seed 0 from 3e-4: 0.216, from 3e-5: 0.121; docs/RESULTS.md §10).
         "best": {
             "net.kind": "pirate",
             "optim.kind": "soap",
