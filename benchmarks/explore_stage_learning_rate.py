@@ -1,6 +1,7 @@
 r"""Does a curriculum stage lose its warm start because its learning rate restarts high?
 
     python benchmarks/explore_stage_learning_rate.py RUN_DIR [--re 400] [--stage 1] [--lr 1e-3 1e-4 1.5e-5]
+        [--steps 40000] [--set KEY=VALUE ...]
 
 Loads a finished cavity run (e.g. ``pinnsight train cavity --recipe M4 --seed 0`` at
 Re = 100) and trains its network at ``--re`` for 40,000 steps with the run's own settings
@@ -9,12 +10,15 @@ initial learning rate $\eta_0$: 1e-3 is what a `run.curriculum` stage does (a fr
 schedule); 1.5e-5 is where the previous stage ended. Prints the error against the reference
 at ``--re`` every 5,000 steps (4,096-point subsample) and at the end on the whole grid. The
 points' key is the key of the curriculum's stage ``--stage`` (0-based; 1: the second), so
-the run with $\eta_0$ = 1e-3 is that stage of the curriculum the run began.
+the run with $\eta_0$ = 1e-3 is that stage of the curriculum the run began. ``--set`` changes
+the stage's other settings as ``pinnsight train --set`` does (e.g. ``sampling.batch_size=512``,
+``optim.decay_steps=2000``).
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 
 import jax
 
@@ -30,6 +34,7 @@ def main() -> None:
     ap.add_argument("--stage", type=int, default=1, help="the curriculum stage whose points to use")
     ap.add_argument("--steps", type=int, default=40_000)
     ap.add_argument("--lr", type=float, nargs="+", default=[1e-3, 1e-4, 1.5e-5])
+    ap.add_argument("--set", dest="assignments", nargs="+", default=[], metavar="KEY=VALUE")
     args = ap.parse_args()
     config, _, net = ps.load_run(args.run_dir)
     problem = ps.get_problem("cavity", Re=args.re)
@@ -37,6 +42,8 @@ def main() -> None:
     key = train_key if args.stage == 0 else jax.random.fold_in(train_key, args.stage)  # `stage_key`
     for lr in args.lr:
         cfg = config.override(**{"problem.params.Re": args.re, "optim.learning_rate": lr})
+        cfg = cfg.with_assignments(args.assignments)
+        t0 = time.perf_counter()
         result = fit(
             problem,
             net,
@@ -54,8 +61,9 @@ def main() -> None:
             f"{int(s)}: {e:.3f}" for s, e in zip(steps, errs, strict=True) if int(s) % 5000 == 0
         )
         print(
-            f"Re = {args.re:g}, lr0 = {lr:g}: {trace}; "
-            f"final (whole grid) {result.summary['final_error']:.4f}",
+            f"Re = {args.re:g}, lr0 = {lr:g} {' '.join(args.assignments)}: {trace}; "
+            f"final (whole grid) {result.summary['final_error']:.4f}; "
+            f"{time.perf_counter() - t0:.0f} s",
             flush=True,
         )
 
