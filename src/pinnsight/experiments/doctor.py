@@ -171,7 +171,9 @@ def _schedule(config: RunConfig):
     Adam before L-BFGS), for the stiffness bound 2/η; None for others."""
     if config.optim.kind in ("soap", "adam_lbfgs"):
         opts = config.options("optim")
-        return paper_schedule(opts["learning_rate"], opts["decay_rate"], opts["decay_steps"])
+        return paper_schedule(
+            opts["learning_rate"], opts["decay_rate"], opts["decay_steps"], opts.get("warmup_steps", 0)
+        )
     return learning_rate_at(config)
 
 

@@ -25,6 +25,7 @@ def soap_optimizer(
     b2: float = 0.95,
     precondition_frequency: int = 10,
     weight_decay: float = 0.0,
+    warmup_steps: int = 0,
 ) -> optax.GradientTransformation:
     r"""SOAP with the paper's schedule $\eta_0\gamma^{t/T}$.
 
@@ -36,8 +37,9 @@ def soap_optimizer(
         b2: second-moment (and Shampoo statistics) decay $\beta_2$.
         precondition_frequency: steps between eigenbasis refreshes.
         weight_decay: decoupled weight decay $\lambda$.
+        warmup_steps: steps $W$ of linear warm-up from 0 before the decay (0: none).
     """
-    schedule = paper_schedule(learning_rate, decay_rate, decay_steps)
+    schedule = paper_schedule(learning_rate, decay_rate, decay_steps, warmup_steps)
     return soap(
         schedule, b1=b1, b2=b2, weight_decay=weight_decay, precondition_frequency=precondition_frequency
     )

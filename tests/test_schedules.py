@@ -1,0 +1,56 @@
+"""The paper's learning-rate schedule and its optional linear warm-up (`optim.warmup_steps`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import optax
+import pytest
+
+import pinnsight as ps
+from pinnsight.cli import main
+from pinnsight.experiments.build import build_optimizer
+from pinnsight.optim import paper_schedule
+
+STEPS = np.array([0, 1, 250, 999, 1000, 1500, 2000, 2001, 3000, 7777])
+
+
+def test_no_warmup_is_the_paper_schedule_itself():
+    """W = 0 must leave every earlier run's numbers alone: the very same optax schedule."""
+    ours = paper_schedule(3e-4, 0.9, 1000)
+    plain = optax.exponential_decay(3e-4, 1000, 0.9)
+    np.testing.assert_array_equal([ours(t) for t in STEPS], [plain(t) for t in STEPS])
+
+
+def test_warmup_rises_linearly_then_decays_from_its_end():
+    eta0, gamma, decay, warm = 1e-4, 0.9, 1000, 2000
+    schedule = paper_schedule(eta0, gamma, decay, warm)
+    expected = np.where(
+        STEPS < warm, eta0 * STEPS / warm, eta0 * gamma ** ((STEPS - warm) / decay)
+    )
+    got = [float(schedule(t)) for t in STEPS]  # optax computes in float32
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5])
+def test_a_bad_warmup_is_refused_in_one_line(bad, capsys):
+    with pytest.raises(ValueError, match="warmup_steps"):
+        paper_schedule(1e-3, 0.9, 1000, bad)
+    code = main(["train", "helmholtz", "--steps", "10", "--set", f"optim.warmup_steps={bad}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "warmup_steps" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("kind", ["adam", "soap"])
+def test_the_config_tree_passes_the_warmup_to_the_optimiser(kind):
+    """The first update of a warm-up schedule has rate 0: the parameters do not move."""
+    cfg = ps.RunConfig.create(problem="helmholtz", recipe="M1").with_assignments(
+        [f"optim.kind={kind}", "optim.warmup_steps=100"]
+    )
+    assert cfg.options("optim")["warmup_steps"] == 100
+    opt = build_optimizer(cfg)
+    params = {"w": np.ones((3, 2), np.float32)}
+    grads = {"w": np.full((3, 2), 0.5, np.float32)}
+    updates, state = opt.update(grads, opt.init(params), params)
+    np.testing.assert_array_equal(updates["w"], 0.0)
+    updates, _ = opt.update(grads, state, params)
+    assert np.all(np.abs(np.asarray(updates["w"])) > 0)
