@@ -24,9 +24,7 @@ def test_no_warmup_is_the_paper_schedule_itself():
 def test_warmup_rises_linearly_then_decays_from_its_end():
     eta0, gamma, decay, warm = 1e-4, 0.9, 1000, 2000
     schedule = paper_schedule(eta0, gamma, decay, warm)
-    expected = np.where(
-        STEPS < warm, eta0 * STEPS / warm, eta0 * gamma ** ((STEPS - warm) / decay)
-    )
+    expected = np.where(STEPS < warm, eta0 * STEPS / warm, eta0 * gamma ** ((STEPS - warm) / decay))
     got = [float(schedule(t)) for t in STEPS]  # optax computes in float32
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=0)
 
