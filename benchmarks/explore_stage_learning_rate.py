@@ -1,7 +1,7 @@
 r"""Does a curriculum stage lose its warm start because its learning rate restarts high?
 
     python benchmarks/explore_stage_learning_rate.py RUN_DIR [--re 400] [--stage 1] [--lr 1e-3 1e-4 1.5e-5]
-        [--steps 40000] [--set KEY=VALUE ...]
+        [--steps 40000] [--set KEY=VALUE ...] [--before RE:STEPS ...]
 
 Loads a finished cavity run (e.g. ``pinnsight train cavity --recipe M4 --seed 0`` at
 Re = 100) and trains its network at ``--re`` for 40,000 steps with the run's own settings
@@ -12,7 +12,10 @@ at ``--re`` every 5,000 steps (4,096-point subsample) and at the end on the whol
 points' key is the key of the curriculum's stage ``--stage`` (0-based; 1: the second), so
 the run with $\eta_0$ = 1e-3 is that stage of the curriculum the run began. ``--set`` changes
 the stage's other settings as ``pinnsight train --set`` does (e.g. ``sampling.batch_size=512``,
-``optim.decay_steps=2000``).
+``optim.decay_steps=2000``). ``--before 700:20000`` first trains intermediate stages
+(here 20,000 steps at Re = 700, with the keys of stages ``--stage``, ``--stage`` + 1, …, each
+warm-started with a fresh optimiser at the same initial rate), then the ``--re`` stage with
+the next stage's key: the curriculum with those rungs added to the ladder.
 """
 
 from __future__ import annotations
@@ -35,37 +38,43 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=40_000)
     ap.add_argument("--lr", type=float, nargs="+", default=[1e-3, 1e-4, 1.5e-5])
     ap.add_argument("--set", dest="assignments", nargs="+", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--before", nargs="+", default=[], metavar="RE:STEPS")
     args = ap.parse_args()
-    config, _, net = ps.load_run(args.run_dir)
-    problem = ps.get_problem("cavity", Re=args.re)
+    config, _, start_net = ps.load_run(args.run_dir)
     _, train_key = jax.random.split(jax.random.PRNGKey(config.run.seed))  # as `build` splits it
-    key = train_key if args.stage == 0 else jax.random.fold_in(train_key, args.stage)  # `stage_key`
+    rungs = [(float(r), int(n)) for r, n in (b.split(":") for b in args.before)]
     for lr in args.lr:
-        cfg = config.override(**{"problem.params.Re": args.re, "optim.learning_rate": lr})
-        cfg = cfg.with_assignments(args.assignments)
-        t0 = time.perf_counter()
-        result = fit(
-            problem,
-            net,
-            build_balancer(cfg),
-            steps=args.steps,
-            key=key,
-            optimizer=build_optimizer(cfg),
-            sampler=build_sampler(cfg, problem),
-            batch_size=cfg.sampling.batch_size,
-            chunk_size=cfg.run.chunk_size,
-        )
-        errs = result.history["error"]
-        steps = result.history["step"]
-        trace = ", ".join(
-            f"{int(s)}: {e:.3f}" for s, e in zip(steps, errs, strict=True) if int(s) % 5000 == 0
-        )
-        print(
-            f"Re = {args.re:g}, lr0 = {lr:g} {' '.join(args.assignments)}: {trace}; "
-            f"final (whole grid) {result.summary['final_error']:.4f}; "
-            f"{time.perf_counter() - t0:.0f} s",
-            flush=True,
-        )
+        net, t0 = start_net, time.perf_counter()
+        for index, (re, steps) in enumerate([*rungs, (args.re, args.steps)], start=args.stage):
+            key = train_key if index == 0 else jax.random.fold_in(train_key, index)  # `stage_key`
+            net = _stage(config, net, re, steps, lr, key, args.assignments, t0)
+
+
+def _stage(config, net, re: float, steps: int, lr: float, key, assignments, t0: float):
+    """Train ``net`` at ``re`` for ``steps`` steps from a fresh optimiser; print the trace."""
+    problem = ps.get_problem("cavity", Re=re)
+    cfg = config.override(**{"problem.params.Re": re, "optim.learning_rate": lr})
+    cfg = cfg.with_assignments(assignments)
+    result = fit(
+        problem,
+        net,
+        build_balancer(cfg),
+        steps=steps,
+        key=key,
+        optimizer=build_optimizer(cfg),
+        sampler=build_sampler(cfg, problem),
+        batch_size=cfg.sampling.batch_size,
+        chunk_size=cfg.run.chunk_size,
+    )
+    errs, done = result.history["error"], result.history["step"]
+    trace = ", ".join(f"{int(s)}: {e:.3f}" for s, e in zip(done, errs, strict=True) if int(s) % 5000 == 0)
+    print(
+        f"Re = {re:g}, lr0 = {lr:g} {' '.join(assignments)}: {trace}; "
+        f"final (whole grid) {result.summary['final_error']:.4f}; "
+        f"{time.perf_counter() - t0:.0f} s since the first stage began",
+        flush=True,
+    )
+    return result.net
 
 
 if __name__ == "__main__":
