@@ -15,7 +15,8 @@ def paper_schedule(
     With ``warmup_steps`` $W > 0$ the rate first rises linearly from 0 to $\eta_0$ over $W$
     steps, then decays as $\eta_0\,\gamma^{(t-W)/T}$ (`optax.warmup_exponential_decay_schedule`,
     the warm-up of jaxpi's recipe, Wang et al. 2023, arXiv:2308.08468): a warm-started stage
-    then moves its network little while the optimiser's fresh moment estimates fill.
+    then moves its network little while the optimiser's fresh moment estimates fill (on the
+    cavity's Re = 1000 stage it gained nothing, docs/RESULTS.md §10).
     $W = 0$ is the paper's schedule itself."""
     if not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be > 0, got learning_rate = {learning_rate}.")
