@@ -38,16 +38,23 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=40_000)
     ap.add_argument("--lr", type=float, nargs="+", default=[1e-3, 1e-4, 1.5e-5])
     ap.add_argument("--set", dest="assignments", nargs="+", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--before", nargs="+", default=[], metavar="RE:STEPS")
+    ap.add_argument("--before", nargs="+", default=[], metavar="RE:STEPS", type=_rung)
     args = ap.parse_args()
     config, _, start_net = ps.load_run(args.run_dir)
     _, train_key = jax.random.split(jax.random.PRNGKey(config.run.seed))  # as `build` splits it
-    rungs = [(float(r), int(n)) for r, n in (b.split(":") for b in args.before)]
     for lr in args.lr:
         net, t0 = start_net, time.perf_counter()
-        for index, (re, steps) in enumerate([*rungs, (args.re, args.steps)], start=args.stage):
+        for index, (re, steps) in enumerate([*args.before, (args.re, args.steps)], start=args.stage):
             key = train_key if index == 0 else jax.random.fold_in(train_key, index)  # `stage_key`
             net = _stage(config, net, re, steps, lr, key, args.assignments, t0)
+
+
+def _rung(text: str) -> tuple[float, int]:
+    """``"700:20000"`` -> (700.0, 20000); argparse turns the ValueError into a one-line error."""
+    re, _, steps = text.partition(":")
+    if not steps:
+        raise ValueError(text)
+    return float(re), int(steps)
 
 
 def _stage(config, net, re: float, steps: int, lr: float, key, assignments, t0: float):

@@ -30,12 +30,15 @@ def test_warmup_rises_linearly_then_decays_from_its_end():
 
 
 @pytest.mark.parametrize("bad", [-1, 2.5])
-def test_a_bad_warmup_is_refused_in_one_line(bad, capsys):
+def test_a_bad_warmup_is_refused_in_one_line(bad, capsys, tmp_path):
     with pytest.raises(ValueError, match="warmup_steps"):
         paper_schedule(1e-3, 0.9, 1000, bad)
-    code = main(["train", "helmholtz", "--steps", "10", "--set", f"optim.warmup_steps={bad}"])
+    out = tmp_path / "run"
+    argv = ["train", "helmholtz", "--steps", "10", "--out", str(out), "--set", f"optim.warmup_steps={bad}"]
+    code = main(argv)
     err = capsys.readouterr().err
     assert code == 2 and "warmup_steps" in err and "Traceback" not in err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("kind", ["adam", "soap"])
