@@ -17,7 +17,7 @@ from pinnsight import interrupt
 from pinnsight.cli import main
 from pinnsight.experiments.build import build, build_balancer, build_optimizer, build_sampler
 from pinnsight.experiments.curriculum import STAGES_FILE, stages_of
-from pinnsight.experiments.runs import load_run, run
+from pinnsight.experiments.runs import _stage_batch, load_run, run
 
 TINY = {"net.layers": (1, 8, 8, 1), "run.chunk_size": 10, "run.steps": 20}
 LADDER = {"C": (1.0,), "steps": (20,)}
@@ -101,6 +101,12 @@ BAD = [
     ({"C": (1.0,), "steps": (10,), "learning_rate": (1e-3, 1e-4)}, "1 value(s) of 'C' but 2 `learning_rate`"),
     ({"C": (1.0,), "steps": (10,), "learning_rate": (0.0,)}, "positive finite number"),
     ({"C": (1.0,), "steps": (10,), "learning_rate": (-1e-3,)}, "positive finite number"),
+    ({"batch_size": (64,), "steps": (10,)}, "exactly one parameter"),
+    ({"C": (1.0,), "steps": (10,), "batch_size": (64, 32)}, "1 value(s) of 'C' but 2 `batch_size`"),
+    ({"C": (1.0,), "steps": (10,), "batch_size": (0,)}, "None, a positive integer"),
+    ({"C": (1.0,), "steps": (10,), "batch_size": (2.5,)}, "None, a positive integer"),
+    ({"C": (1.0,), "steps": (10,), "batch_size": ({"residual": 0},)}, "None, a positive integer"),
+    ({"C": (1.0,), "steps": (10,), "batch_size": ({},)}, "a non-empty {term"),
 ]
 
 
@@ -175,13 +181,15 @@ def plain(tmp_path_factory) -> Path:
     return out
 
 
-def _second_stage_by_hand(plain: Path, learning_rate: float | None = None) -> ps.FitResult:
+def _second_stage_by_hand(plain: Path, learning_rate: float | None = None, batch_size=None) -> ps.FitResult:
     """`fit` at C = 2 from ``plain``'s final network, with a fresh optimiser (initial rate
-    ``learning_rate``, else the config's) and balancer state, the key fold_in(key, 1), and the
-    run's step count going on from 20."""
+    ``learning_rate``, else the config's) and balancer state, the key fold_in(key, 1), the
+    run's step count going on from 20, and ``batch_size`` points (else the config's)."""
     cfg = _config()
     if learning_rate is not None:
         cfg = cfg.override(**{"optim.learning_rate": learning_rate})
+    if batch_size is not None:
+        cfg = cfg.override(**{"sampling.batch_size": batch_size})
     problem, net, key = build(cfg)
     _, _, trained = load_run(plain)
     optimizer, balancer, sampler = build_optimizer(cfg), build_balancer(cfg), build_sampler(cfg, problem)
@@ -226,6 +234,45 @@ def test_a_stage_starts_at_its_own_learning_rate(whole, plain, tmp_path):
     assert rows[:2] == _rows(whole)[:2]  # the first stage at the config's own rate: unchanged
     assert _same_stage(rows[2:], _second_stage_by_hand(plain, default / 10))
     assert not _same_stage(rows[2:], _second_stage_by_hand(plain))  # the rate did something
+
+
+BATCHED = {"C": (1.0, 2.0), "steps": (20, 99), "batch_size": (None, {"residual": 48, "bc_lo": 3})}
+
+
+def test_a_stage_trains_on_its_own_batch(whole, plain, tmp_path, capsys):
+    stages = stages_of(_config(**{"run.curriculum": BATCHED}))
+    # the target C = 2 is on the ladder: its stage trains on the ladder's batch
+    assert [s.batch_size for s in stages] == [None, {"residual": 48, "bc_lo": 3}]
+    assert [s.batch_size for s in stages_of(_config(C=3.0, **{"run.curriculum": BATCHED}))][-1] is None
+    # a dict names the terms it changes, the others keep sampling.batch_size; an int replaces it
+    poisson = ps.get_problem("poisson1d")
+    cfg = _config(**{"run.curriculum": BATCHED, "sampling.batch_size": 16})
+    assert _stage_batch(cfg, stages_of(cfg)[-1], poisson) == {"residual": 48, "bc_lo": 3, "bc_hi": 16}
+    cfg = _config(**{"run.curriculum": {**BATCHED, "batch_size": (None, 8)}, "sampling.batch_size": 16})
+    assert [_stage_batch(cfg, s, poisson) for s in stages_of(cfg)] == [16, 8]
+    out = tmp_path / "run"
+    run(_config(**{"run.curriculum": BATCHED}), out, progress=False)
+    rows = _rows(out)
+    assert rows[:2] == _rows(whole)[:2]  # the first stage at sampling.batch_size: unchanged
+    assert _same_stage(rows[2:], _second_stage_by_hand(plain, batch_size={"residual": 48, "bc_lo": 3}))
+    assert not _same_stage(rows[2:], _second_stage_by_hand(plain))  # the batch did something
+    # stopped inside the batched stage and resumed: the same run, bit for bit
+    again = tmp_path / "again"
+    with pytest.raises(KeyboardInterrupt):
+        run(_config(**{"run.curriculum": BATCHED}), again, progress=False, callbacks=[_StopAt(30)])
+    interrupt.clear()
+    run(_config(**{"run.curriculum": BATCHED}), again, progress=False)
+    assert f"resuming {again} from step 30 of 40" in capsys.readouterr().err
+    assert _rows(again) == rows and (again / "model.eqx").read_bytes() == (out / "model.eqx").read_bytes()
+
+
+def test_a_stage_batch_naming_no_term_is_refused_before_any_folder(tmp_path, capsys):
+    out = tmp_path / "never"
+    spec = "run.curriculum={'C': (1.0, 2.0), 'steps': (20, 20), 'batch_size': (None, {'walls': 8})}"
+    code = main(["train", "poisson1d", "--out", str(out), "--set", "C=2.0", spec])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and not out.exists()
+    assert "run.curriculum" in err[0] and "C = 2" in err[0] and "'walls'" in err[0] and "bc_lo" in err[0]
 
 
 class _StopAt(ps.Callback):
@@ -281,6 +328,10 @@ def test_best_recipes_are_listed_and_valid(capsys):
         "  # stages: C = 1 (20 steps, learning rate 0.01) -> 2 (20 steps, learning rate 0.002); "
         "40 steps in all"
     )
+    last = describe(_config(**{"run.curriculum": {**BATCHED, "C": (1.0, 4.0)}})).splitlines()[-1]
+    assert last == "  # stages: C = 1 (20 steps) -> 2 (20 steps); 40 steps in all"  # 4: past the target
+    last = describe(_config(**{"run.curriculum": BATCHED})).splitlines()[-1]
+    assert last == "  # stages: C = 1 (20 steps) -> 2 (20 steps, batch residual=48 bc_lo=3); 40 steps in all"
 
 
 def test_reproduce_recipes_makes_a_second_resumable_table(tmp_path):

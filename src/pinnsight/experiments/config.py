@@ -202,11 +202,12 @@ class RunSection:
         },
     )
     x64: bool = field(default=False, metadata={"doc": "train in float64"})
-    curriculum: dict[str, tuple[int | float, ...]] = field(
+    curriculum: dict[str, tuple[int | float | dict[str, int] | None, ...]] = field(
         default_factory=dict,
         metadata={
             "doc": "stages before the target: {PARAM: (values...), 'steps': (n...)}, each "
-            "warm-started, optionally 'learning_rate': (initial rate per value...) "
+            "warm-started, optionally 'learning_rate': (initial rate per value...) and "
+            "'batch_size': (points per step per value, None: sampling.batch_size...) "
             "(pinnsight.experiments.curriculum); {}: none"
         },
     )

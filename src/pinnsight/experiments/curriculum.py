@@ -32,6 +32,15 @@ lost to a stage that restarts its schedule high: the cavity's Re = 1000 stage of
 started at 1e-3 from a network within 0.039 of the Re = 400 flow, ends at 0.434; started at
 1e-4, at 0.113 (docs/RESULTS.md §10).
 
+**A batch per stage** (optional): ``"batch_size": (None, None, {"residual": 512})``, one
+per ladder value, is the batch of the stage at that value (points per step): an int for
+every term, a dict for the terms it names (the others keep ``sampling.batch_size``), None
+for ``sampling.batch_size``; the target's stage takes it as it takes the learning rate.
+(A batch too large for the machine's memory is refused when its stage starts.) A stage
+with more points costs more per step; spend them where the flow is hardest: the cavity's
+Re = 1000 stage with 512 residual points ends at 0.157 / 0.094 against 0.193 / 0.120 with
+128 (two seeds, docs/RESULTS.md §10).
+
 **A stage** $k$ trains steps $s_k+1, \dots, e_k$ of the run's one step counter
 (``metrics.csv``, checkpoints and diagnostics count the run's steps). It starts from the
 network of stage $k-1$ (its parameters $\theta_{e_{k-1}}$) with a *fresh* optimiser state
@@ -94,6 +103,8 @@ STAGES_FILE = "stages.json"
 
 KEY = "run.curriculum"
 EXAMPLE = "run.curriculum={'Re': (100, 400), 'steps': (20000, 20000)}"
+PER_STAGE = ("learning_rate", "batch_size")
+"""The optional per-value settings of a ladder besides ``steps`` (module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,8 @@ class Stage:
     value: float | None = None
     learning_rate: float | None = None
     """The stage's initial learning rate (the ladder's ``learning_rate``); None: ``optim.learning_rate``."""
+    batch_size: int | dict[str, int] | None = None
+    """The stage's points per step (the ladder's ``batch_size``); None: ``sampling.batch_size``."""
 
     @property
     def end(self) -> int:
@@ -148,7 +161,7 @@ def check_curriculum(spec: Mapping[str, Any], problem: str) -> None:
     if not spec:
         return
     defaults = problem_defaults(problem)
-    names = sorted(set(spec) - {"steps", "learning_rate"})
+    names = sorted(set(spec) - {"steps", *PER_STAGE})
     if "steps" not in spec:
         raise _bad(f"needs `steps`, one step count per value, e.g. {EXAMPLE}.")
     if len(names) != 1:
@@ -177,6 +190,7 @@ def check_curriculum(spec: Mapping[str, Any], problem: str) -> None:
         if isinstance(s, bool) or not isinstance(s, int | float) or not float(s).is_integer() or s < 1:
             raise _bad(f"has steps = {steps!r}; each must be a positive integer.")
     _check_learning_rates(spec, name, len(values))
+    _check_batch_sizes(spec, name, len(values))
     for v in values:
         try:
             check_params(problem, {name: v})
@@ -206,6 +220,32 @@ def _check_learning_rates(spec: Mapping[str, Any], name: str, count: int) -> Non
             raise _bad(f"has learning_rate = {rates!r}; each must be a positive finite number.")
 
 
+def _check_batch_sizes(spec: Mapping[str, Any], name: str, count: int) -> None:
+    """Refuse a ``batch_size`` ladder that is not one batch (None, a positive int, or a
+    non-empty dict of term names to positive ints) per value; the term names are checked
+    against the problem when the run is built (`pinnsight.losses.batch_sizes`)."""
+    if "batch_size" not in spec:
+        return
+    sizes = tuple(spec["batch_size"])
+    if len(sizes) != count:
+        raise _bad(
+            f"has {count} value(s) of {name!r} but {len(sizes)} `batch_size`; give one batch "
+            "per value (None: sampling.batch_size), or leave `batch_size` out."
+        )
+
+    def positive(n: Any) -> bool:
+        return not isinstance(n, bool) and isinstance(n, int) and n >= 1
+
+    for b in sizes:
+        per_term = isinstance(b, Mapping) and all(isinstance(k, str) and positive(n) for k, n in b.items())
+        per_term = per_term and len(b) > 0
+        if not (b is None or positive(b) or per_term):
+            raise _bad(
+                f"has batch_size = {sizes!r}; each must be None, a positive integer or "
+                "a non-empty {term: positive integer}, e.g. {'residual': 512}."
+            )
+
+
 def _precedes(values: Sequence[float], v: float, target: float) -> bool:
     """Whether ladder value ``v`` comes before ``target`` (module docstring)."""
     if len(values) == 1:
@@ -221,18 +261,20 @@ def stages_of(config: RunConfig) -> list[Stage]:
     spec = config.run.curriculum
     if not spec:
         return [Stage(0, params, 0, config.run.steps)]
-    name = next(k for k in spec if k not in ("steps", "learning_rate"))
+    name = next(k for k in spec if k not in ("steps", *PER_STAGE))
     target = float(check_params(problem, {**problem_defaults(problem), **params})[name])
     values = [float(v) for v in spec[name]]
-    rates = [float(r) for r in spec["learning_rate"]] if "learning_rate" in spec else [None] * len(values)
-    ladder = zip(values, spec["steps"], rates, strict=True)
-    plan = [(v, int(n), r) for v, n, r in ladder if _precedes(values, v, target)]
-    on_ladder = [r for v, r in zip(values, rates, strict=True) if math.isclose(v, target, rel_tol=1e-12)]
-    plan.append((target, config.run.steps, on_ladder[0] if on_ladder else None))
+    rates = [None if r is None else float(r) for r in spec.get("learning_rate", [None] * len(values))]
+    batches = list(spec.get("batch_size", [None] * len(values)))
+    ladder = list(zip(values, spec["steps"], rates, batches, strict=True))
+    plan = [(v, int(n), r, b) for v, n, r, b in ladder if _precedes(values, v, target)]
+    on_ladder = [(r, b) for v, _, r, b in ladder if math.isclose(v, target, rel_tol=1e-12)]
+    plan.append((target, config.run.steps, *(on_ladder[0] if on_ladder else (None, None))))
     stages, start = [], 0
-    for i, (v, n, r) in enumerate(plan):
+    for i, (v, n, r, b) in enumerate(plan):
         stage_params = params if i == len(plan) - 1 else {**params, name: v}
-        stages.append(Stage(i, stage_params, start, n, len(plan), name, v, r))
+        batch = dict(b) if isinstance(b, Mapping) else b
+        stages.append(Stage(i, stage_params, start, n, len(plan), name, v, r, batch))
         start += n
     return stages
 

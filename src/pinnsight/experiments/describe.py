@@ -67,10 +67,19 @@ def _stages(cfg: RunConfig) -> list[str]:
 
     def stage(s) -> str:
         rate = "" if s.learning_rate is None else f", learning rate {s.learning_rate:g}"
-        return f"{s.value:g} ({s.steps} steps{rate})"
+        return f"{s.value:g} ({s.steps} steps{rate}{_batch(s.batch_size)})"
 
     path = " -> ".join(stage(s) for s in stages)
     return [f"  # stages: {stages[0].name} = {path}; {stages[-1].end} steps in all"]
+
+
+def _batch(batch: int | dict[str, int] | None) -> str:
+    """``", batch 512"`` or ``", batch residual=512"`` (nothing for None: sampling.batch_size)."""
+    if batch is None:
+        return ""
+    if isinstance(batch, int):
+        return f", batch {batch}"
+    return ", batch " + " ".join(f"{k}={v}" for k, v in batch.items())
 
 
 def _recipes(problem: str) -> list[str]:

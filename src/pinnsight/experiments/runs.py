@@ -99,8 +99,16 @@ def _build_checked(config: RunConfig) -> _Parts:
     problem, net, key = build(config)
     balancer, optimizer = build_balancer(config), build_optimizer(config)
     sampler = build_sampler(config, problem)
-    sizes = batch_sizes(problem, config.sampling.batch_size)  # refused before any folder exists
-    check_batch(sizes, data_mesh(config.run.devices))  # as are too many devices, odd batches
+    mesh = data_mesh(config.run.devices)  # too many devices are refused here
+    check_batch(batch_sizes(problem, config.sampling.batch_size), mesh)  # odd batches too
+    for stage in stages_of(config):  # and every stage's own batch, before any folder exists
+        if stage.batch_size is None:
+            continue
+        try:
+            check_batch(batch_sizes(problem, _stage_batch(config, stage, problem)), mesh)
+        except ValueError as err:
+            where = f"{stage.name} = {stage.value:g}"
+            raise ValueError(f"`run.curriculum` batch_size at {where}: {err}") from None
     return _Parts(problem, net, key, balancer, optimizer, sampler)
 
 
@@ -127,6 +135,26 @@ def _stage_callbacks(
     return cbs
 
 
+def _stage_batch(config: RunConfig, stage: Stage, problem: Problem) -> int | dict[str, int]:
+    """The stage's points per step: ``sampling.batch_size`` with the ladder's batch for the
+    stage over it (an int replaces it; a dict replaces the terms it names)."""
+    own = stage.batch_size
+    if own is None or isinstance(own, int):
+        return config.sampling.batch_size if own is None else own
+    return {**batch_sizes(problem, config.sampling.batch_size), **own}
+
+
+def _stage_config(config: RunConfig, stage: Stage, problem: Problem) -> RunConfig:
+    """``config`` with the stage's own initial learning rate and batch, where its ladder gives them."""
+    changes: dict[str, Any] = {}
+    rate = stage.learning_rate
+    if rate is not None and rate != config.options("optim").get("learning_rate"):
+        changes["optim.learning_rate"] = rate
+    if stage.batch_size is not None:
+        changes["sampling.batch_size"] = _stage_batch(config, stage, problem)
+    return config.override(**changes) if changes else config
+
+
 def _stage_trainer(
     config: RunConfig,
     parts: _Parts,
@@ -141,10 +169,8 @@ def _stage_trainer(
     def train(stage: Stage, state=None, history=None, extra=()) -> FitResult:
         prob = parts.problem if stage.final else get_problem(config.problem.name, **stage.params)
         bal, stage_k = stage_balancer(parts.balancer, stage), stage_key(parts.key, stage)
-        stage_config, optimizer = config, parts.optimizer
-        rate = stage.learning_rate
-        if rate is not None and rate != config.options("optim").get("learning_rate"):
-            stage_config = config.override(**{"optim.learning_rate": rate})
+        stage_config, optimizer = _stage_config(config, stage, parts.problem), parts.optimizer
+        if stage_config.options("optim") != config.options("optim"):
             optimizer = build_optimizer(stage_config)
         if state is not None and stage.index > 0 and int(state.step) == stage.start:
             state = warm_start(state, prob, parts.net, optimizer, bal, parts.sampler, stage_k, stage)
@@ -157,7 +183,7 @@ def _stage_trainer(
             key=stage_k,
             optimizer=optimizer,
             sampler=parts.sampler,
-            batch_size=config.sampling.batch_size,
+            batch_size=stage_config.sampling.batch_size,
             chunk_size=config.run.chunk_size,
             eval_points=config.run.eval_points,
             fixed_from=stage_fixed_from(fixed_points_from(config), stage),
