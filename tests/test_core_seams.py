@@ -3,6 +3,12 @@
 The pinned values were recorded with the code *before* the refactor (commit a45783f):
 float hex strings of the logged loss at each chunk end, the final error, the final λ and
 the sum of all parameters after training. Any change of arithmetic in the step shows here.
+
+XLA compiles for the CPU it runs on, so the bits depend on the machine: each trajectory is
+pinned once per machine it was recorded on, each record made by a45783f on that machine
+(the first on the development machine of 2026-11-27; the second on the one of 2026-12-06,
+an AMD EPYC with AVX2 and FMA but no AVX-512, where HEAD and a45783f agree bit for bit).
+A run must reproduce one record whole.
 """
 
 import jax
@@ -17,12 +23,20 @@ from pinnsight.weighting import RESIDUAL
 PINNED = {
     "helmholtz_M2": (
         dict(problem="helmholtz", recipe="M2", steps=300, chunk_size=100),
-        {
-            "loss": ["0x1.b5e9700000000p+12", "0x1.b4eace0000000p+12", "0x1.8809700000000p+12"],
-            "error": "0x1.0ec2440000000p+0",
-            "param_sum": "-0x1.a8fb5466d2000p+2",
-            "lambda": {"bc": "0x1.e71c720000000p+4"},
-        },
+        [
+            {
+                "loss": ["0x1.b5e9700000000p+12", "0x1.b4eace0000000p+12", "0x1.8809700000000p+12"],
+                "error": "0x1.0ec2440000000p+0",
+                "param_sum": "-0x1.a8fb5466d2000p+2",
+                "lambda": {"bc": "0x1.e71c720000000p+4"},
+            },
+            {
+                "loss": ["0x1.b5e9700000000p+12", "0x1.b4eace0000000p+12", "0x1.8809700000000p+12"],
+                "error": "0x1.0ec2440000000p+0",
+                "param_sum": "-0x1.a8fb3efc02000p+2",
+                "lambda": {"bc": "0x1.e71c740000000p+4"},
+            },
+        ],
     ),
     "burgers_M2_rad": (
         dict(
@@ -33,25 +47,36 @@ PINNED = {
             sampling="rad",
             batch_size={"residual": 256},
         ),
-        {
-            "loss": ["0x1.b24afc0000000p-2", "0x1.12ec400000000p-1"],
-            "error": "0x1.d20f820000000p-2",
-            "param_sum": "-0x1.c2fa11c195e80p+3",
-            "lambda": {"ic": "0x1.627ee80000000p+2", "bc": "0x1.d1fe340000000p+2"},
-        },
+        [
+            {
+                "loss": ["0x1.b24afc0000000p-2", "0x1.12ec400000000p-1"],
+                "error": "0x1.d20f820000000p-2",
+                "param_sum": "-0x1.c2fa11c195e80p+3",
+                "lambda": {"ic": "0x1.627ee80000000p+2", "bc": "0x1.d1fe340000000p+2"},
+            },
+            {
+                "loss": ["0x1.b234640000000p-2", "0x1.1161980000000p-1"],
+                "error": "0x1.d1f5e00000000p-2",
+                "param_sum": "-0x1.c32f4cb991400p+3",
+                "lambda": {"ic": "0x1.6065480000000p+2", "bc": "0x1.d07e300000000p+2"},
+            },
+        ],
     ),
 }
 
 
 @pytest.mark.parametrize("name", list(PINNED))
 def test_trajectory_is_bit_identical_to_the_pre_refactor_code(name):
-    kw, want = PINNED[name]
+    kw, records = PINNED[name]
     r = ps.run(ps.RunConfig.create(**kw), progress=False)
     leaves = jax.tree_util.tree_leaves(r.net)
-    assert [float(v).hex() for v in r.history["loss"]] == want["loss"]
-    assert float(r.summary["final_error"]).hex() == want["error"]
-    assert float(sum(np.asarray(x, np.float64).sum() for x in leaves)).hex() == want["param_sum"]
-    assert {k: float(v).hex() for k, v in r.summary["final_lambda"].items()} == want["lambda"]
+    got = {
+        "loss": [float(v).hex() for v in r.history["loss"]],
+        "error": float(r.summary["final_error"]).hex(),
+        "param_sum": float(sum(np.asarray(x, np.float64).sum() for x in leaves)).hex(),
+        "lambda": {k: float(v).hex() for k, v in r.summary["final_lambda"].items()},
+    }
+    assert got in records, f"{got} is none of the pre-refactor records {records}"
 
 
 def _tiny_poisson():
