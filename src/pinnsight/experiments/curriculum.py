@@ -205,16 +205,23 @@ def check_curriculum(spec: Mapping[str, Any], problem: str) -> None:
         )
 
 
+def _per_value(spec: Mapping[str, Any], key: str, name: str, count: int, what: str) -> tuple:
+    """The ladder's ``key`` entries, refused unless there is one per value of ``name``
+    (``what``: how one is described in the error); ``()`` without ``key``."""
+    if key not in spec:
+        return ()
+    entries = tuple(spec[key])
+    if len(entries) != count:
+        raise _bad(
+            f"has {count} value(s) of {name!r} but {len(entries)} `{key}`; give one {what} "
+            f"per value (or leave `{key}` out)."
+        )
+    return entries
+
+
 def _check_learning_rates(spec: Mapping[str, Any], name: str, count: int) -> None:
     """Refuse a ``learning_rate`` ladder that is not one positive finite number per value."""
-    if "learning_rate" not in spec:
-        return
-    rates = tuple(spec["learning_rate"])
-    if len(rates) != count:
-        raise _bad(
-            f"has {count} value(s) of {name!r} but {len(rates)} `learning_rate`; give one "
-            "initial learning rate per value (or leave `learning_rate` out)."
-        )
+    rates = _per_value(spec, "learning_rate", name, count, "initial learning rate")
     for r in rates:
         if isinstance(r, bool) or not isinstance(r, int | float) or not 0 < r < math.inf:
             raise _bad(f"has learning_rate = {rates!r}; each must be a positive finite number.")
@@ -224,21 +231,17 @@ def _check_batch_sizes(spec: Mapping[str, Any], name: str, count: int) -> None:
     """Refuse a ``batch_size`` ladder that is not one batch (None, a positive int, or a
     non-empty dict of term names to positive ints) per value; the term names are checked
     against the problem when the run is built (`pinnsight.losses.batch_sizes`)."""
-    if "batch_size" not in spec:
-        return
-    sizes = tuple(spec["batch_size"])
-    if len(sizes) != count:
-        raise _bad(
-            f"has {count} value(s) of {name!r} but {len(sizes)} `batch_size`; give one batch "
-            "per value (None: sampling.batch_size), or leave `batch_size` out."
-        )
+    sizes = _per_value(spec, "batch_size", name, count, "batch (None: sampling.batch_size)")
 
     def positive(n: Any) -> bool:
         return not isinstance(n, bool) and isinstance(n, int) and n >= 1
 
     for b in sizes:
-        per_term = isinstance(b, Mapping) and all(isinstance(k, str) and positive(n) for k, n in b.items())
-        per_term = per_term and len(b) > 0
+        per_term = (
+            isinstance(b, Mapping)
+            and len(b) > 0
+            and all(isinstance(k, str) and positive(n) for k, n in b.items())
+        )
         if not (b is None or positive(b) or per_term):
             raise _bad(
                 f"has batch_size = {sizes!r}; each must be None, a positive integer or "

@@ -139,8 +139,10 @@ def _stage_batch(config: RunConfig, stage: Stage, problem: Problem) -> int | dic
     """The stage's points per step: ``sampling.batch_size`` with the ladder's batch for the
     stage over it (an int replaces it; a dict replaces the terms it names)."""
     own = stage.batch_size
-    if own is None or isinstance(own, int):
-        return config.sampling.batch_size if own is None else own
+    if own is None:
+        return config.sampling.batch_size
+    if isinstance(own, int):
+        return own
     return {**batch_sizes(problem, config.sampling.batch_size), **own}
 
 
