@@ -87,6 +87,10 @@ def test_every_alias_addresses_a_real_key():
         (["--set", "weighting.kind=nope"], "weighting.kind"),
         (["--set", "weighting.bogus=1"], "weighting.bogus"),
         (["--set", "nosuchkey=1"], "nosuchkey"),
+        # sections without options ([run], [diagnostics]) dropped such keys without a word once
+        (["--set", "run.stepz=10"], "`run.stepz`"),
+        (["--set", "diagnostics.hist_step=(0,5)"], "`diagnostics.hist_step`"),
+        (["--set", "run.curriculum.steps=(5,)"], "set `run.curriculum` whole"),
         (["--recipe", "M9"], "M9"),
     ],
 )

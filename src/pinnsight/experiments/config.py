@@ -498,14 +498,21 @@ def _assign(tree: dict[str, Any], key: str, value: Any, known_params=()) -> None
     sec.setdefault("options", {})[rest] = value
 
 
+def _refuse_unknown_key(section: str, key: str, fields: dict[str, Any]) -> None:
+    """One line naming ``section.key`` and the section's keys; a dotted key into a table-valued
+    field (``run.curriculum.learning_rate``) is told to set the table whole."""
+    head = key.partition(".")[0]
+    hint = f"; set `{section}.{head}` whole (`pinnsight config` shows its value)" if head in fields else ""
+    raise ValueError(f"unknown config key `{section}.{key}`; keys of [{section}]: {', '.join(fields)}{hint}.")
+
+
 def _make_section(name: str, cls_: type, values: dict[str, Any]):
     fields = _fields(cls_)
     kw: dict[str, Any] = {}
-    opts = (
-        dict(values.get("options", {}) or {})
-        if "options" in {f.name for f in dataclasses.fields(cls_)}
-        else {}
-    )
+    has_options = "options" in {f.name for f in dataclasses.fields(cls_)}
+    if not has_options and values.get("options"):  # `run.x=...` for a key [run] does not have
+        _refuse_unknown_key(name, next(iter(values["options"])), fields)
+    opts = dict(values.get("options", {}) or {}) if has_options else {}
     if not isinstance(opts, dict):
         raise ValueError(f"`{name}.options` must be a table, got {opts!r}.")
     for k, v in values.items():
@@ -522,7 +529,7 @@ def _make_section(name: str, cls_: type, values: dict[str, Any]):
         elif name in REGISTRIES:
             opts[k] = v
         else:
-            raise ValueError(f"unknown config key `{name}.{k}`; keys of [{name}]: {', '.join(fields)}.")
+            _refuse_unknown_key(name, k, fields)
     if name == "problem":
         if not isinstance(kw.get("params", {}), dict):
             raise ValueError(f"`problem.params` must be a table, got {kw['params']!r}.")
