@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import pinnsight as ps
 from pinnsight.cli import main
-from pinnsight.experiments.config import ALIASES, RECIPES
+from pinnsight.experiments.config import ALIASES, RECIPES, RunConfig
 
 
 def test_recipes_are_presets_of_the_tree():
@@ -101,6 +101,13 @@ def test_bad_values_give_one_line_naming_the_key_and_no_folder(tmp_path, capsys,
     assert code == 2
     assert err.startswith("pinnsight: error:") and err.count("\n") == 1 and words in err
     assert not out.exists()
+
+
+def test_a_section_without_options_refuses_an_options_entry_of_any_type():
+    """A corrupt ``config.json`` may give [run] an ``options`` entry that is not a table."""
+    for bad in (5, "x", {"stepz": 1}):
+        with pytest.raises(ValueError, match="unknown config key `run."):
+            RunConfig.from_dict({"run": {"options": bad}})
 
 
 def test_burgers_refuses_a_non_positive_viscosity(capsys):

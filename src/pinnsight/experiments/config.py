@@ -510,8 +510,9 @@ def _make_section(name: str, cls_: type, values: dict[str, Any]):
     fields = _fields(cls_)
     kw: dict[str, Any] = {}
     has_options = "options" in {f.name for f in dataclasses.fields(cls_)}
-    if not has_options and values.get("options"):  # `run.x=...` for a key [run] does not have
-        _refuse_unknown_key(name, next(iter(values["options"])), fields)
+    extra = values.get("options")
+    if not has_options and extra:  # `run.x=...` for a key [run] does not have
+        _refuse_unknown_key(name, next(iter(extra)) if isinstance(extra, dict) else "options", fields)
     opts = dict(values.get("options", {}) or {}) if has_options else {}
     if not isinstance(opts, dict):
         raise ValueError(f"`{name}.options` must be a table, got {opts!r}.")
