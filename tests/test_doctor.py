@@ -176,3 +176,42 @@ def test_cli_text_output_with_a_cure(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "stiffness            severe" in out and "proposed cure: net.kind=modified_mlp" in out
     assert "relative L2 4.000e-01 -> n/a (n/a x lower)".replace(" x", "x") in out
+
+
+def test_the_probe_of_a_ladder_is_its_last_stage_with_that_stages_rate_and_batch():
+    """Under a ``run.curriculum`` ladder the doctor probes the target's stage as it trains:
+    cavity ``best`` at Re = 1000 starts that stage at 1e-4 with 512 residual points (not
+    ``optim.learning_rate`` = 1e-3 and 128); without a ladder the config is left alone."""
+    import pinnsight as ps
+    from pinnsight.experiments.doctor import probe_config
+
+    cfg = ps.RunConfig.create(problem="cavity", recipe="best").with_assignments(["Re=1000"])
+    problem = ps.get_problem("cavity", Re=1000.0)
+    probe = probe_config(cfg, problem)
+    assert cfg.options("optim")["learning_rate"] == 1e-3
+    assert probe.options("optim")["learning_rate"] == 1e-4
+    assert probe.sampling.batch_size["residual"] == 512 and probe.problem.params["Re"] == 1000.0
+    plain = ps.RunConfig.create(problem="cavity", recipe="M4")
+    assert probe_config(plain, problem) is plain
+
+
+def test_a_rate_cure_under_a_ladder_goes_into_the_ladders_rate_of_the_last_stage():
+    """``optim.learning_rate`` would not reach a stage whose ladder sets its rate: the cure
+    names ``run.curriculum`` with that stage's rate replaced, and applies as a config key."""
+    import dataclasses
+
+    import pinnsight as ps
+    from pinnsight.experiments.curriculum import stages_of
+    from pinnsight.experiments.doctor import cure_keys
+
+    cfg = ps.RunConfig.create(problem="cavity", recipe="best").with_assignments(["Re=400"])
+    d = dataclasses.replace(_diagnosis(divergence="severe", stiffness="mild"), problem="cavity")
+    assert d.cure() == {"optim.learning_rate": 1e-4, "net.kind": "modified_mlp"}
+    keys = cure_keys(cfg, d)
+    assert "optim.learning_rate" not in keys and keys["net.kind"] == "modified_mlp"
+    assert keys["run.curriculum"]["learning_rate"] == (1e-3, 1e-4, 1e-4)  # Re = 400's entry
+    cured = cfg.override(**keys)
+    assert [s.learning_rate for s in stages_of(cured)] == [1e-3, 1e-4]
+    # without a ladder rate (or for a script's problem) the keys are the diagnosis's own
+    assert cure_keys(ps.RunConfig.create(problem="cavity", recipe="M4"), d) == d.cure()
+    assert cure_keys(cfg, dataclasses.replace(d, problem="poisson2d")) == d.cure()

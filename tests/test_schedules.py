@@ -8,7 +8,7 @@ import pytest
 
 import pinnsight as ps
 from pinnsight.cli import main
-from pinnsight.experiments.build import build_optimizer
+from pinnsight.experiments.build import build_optimizer, learning_rate_at
 from pinnsight.optim import paper_schedule
 
 STEPS = np.array([0, 1, 250, 999, 1000, 1500, 2000, 2001, 3000, 7777])
@@ -55,3 +55,15 @@ def test_the_config_tree_passes_the_warmup_to_the_optimiser(kind):
     np.testing.assert_array_equal(updates["w"], 0.0)
     updates, _ = opt.update(grads, state, params)
     assert np.all(np.abs(np.asarray(updates["w"])) > 0)
+
+
+@pytest.mark.parametrize("kind", ["adam", "soap", "adam_lbfgs"])
+def test_the_stiffness_bound_reads_the_schedule_of_every_optimiser_on_it(kind):
+    """`learning_rate_at` (the 2/η of training's stiffness records and of the doctor) is the
+    schedule the optimiser runs: before, SOAP's and ``adam_lbfgs``'s training records had none."""
+    cfg = ps.RunConfig.create(problem="helmholtz", recipe="M1").with_assignments(
+        [f"optim.kind={kind}", "optim.learning_rate=2e-3", "optim.decay_rate=0.5", "optim.decay_steps=100"]
+    )
+    schedule = learning_rate_at(cfg)
+    expected = 2e-3 * 0.5 ** (STEPS / 100)
+    np.testing.assert_allclose([float(schedule(t)) for t in STEPS], expected, rtol=1e-5, atol=1e-30)

@@ -236,7 +236,7 @@ def _cmd_doctor(args) -> int:
         f"{d.timings['diagnostics_s']:.1f} s"
     )
     print(d.text())
-    keys = d.cure()
+    keys = res["cure_keys"]
     print("proposed cure: " + (" ".join(f"{k}={v}" for k, v in keys.items()) if keys else "none needed"))
     c = res["cure"]
     if c is not None and c.get("set"):

@@ -81,12 +81,20 @@ def build_sampler(config: RunConfig, problem: Problem) -> Sampler:
     return SAMPLERS[config.sampling.kind](problem.domain, **config.options("sampling"))
 
 
+_ON_PAPER_SCHEDULE = ("adam", "soap", "adam_lbfgs")
+
+
 def learning_rate_at(config: RunConfig):
-    """``step -> learning rate`` of the paper's schedule with this config's options (for the
-    stiffness bound 2/η); None when the optimiser has no such schedule."""
-    if config.optim.kind != "adam":
+    r"""``step -> learning rate`` of the paper's schedule $\eta_0\gamma^{t/T}$ with this config's
+    options, for the stiffness bound $2/\eta$: the schedule of Adam, of SOAP and of Adam before
+    L-BFGS (``adam_lbfgs``: read on past the switch, where L-BFGS's line search sets the step);
+    None for an optimiser without it."""
+    if config.optim.kind not in _ON_PAPER_SCHEDULE:
         return None
-    return paper_schedule(**config.options("optim"))
+    opts = config.options("optim")
+    return paper_schedule(
+        opts["learning_rate"], opts["decay_rate"], opts["decay_steps"], opts.get("warmup_steps", 0)
+    )
 
 
 def build_recorders(config: RunConfig, out_dir: str | Path | None, offset: int = 0) -> list:

@@ -15,7 +15,6 @@ from typing import Any
 import jax
 
 from ..diagnostics.doctor import DEFAULT_PROBE_STEPS, SEVERITIES, Diagnosis, _jsonable, doctor
-from ..optim import paper_schedule
 from ..problem import Problem
 from .build import (
     build_balancer,
@@ -27,8 +26,19 @@ from .build import (
     learning_rate_at,
 )
 from .config import RunConfig
+from .curriculum import KEY as CURRICULUM
+from .curriculum import stages_of
+from .runs import stage_config
 
-__all__ = ["load_problem", "diagnose_config", "run_doctor", "setup_of", "is_script"]
+__all__ = [
+    "load_problem",
+    "diagnose_config",
+    "run_doctor",
+    "setup_of",
+    "is_script",
+    "probe_config",
+    "cure_keys",
+]
 
 
 def is_script(target: str) -> bool:
@@ -92,15 +102,47 @@ def for_problem(config: RunConfig, problem: Problem) -> RunConfig:
     return config
 
 
+def probe_config(config: RunConfig, problem: Problem) -> RunConfig:
+    """What the doctor probes: the run's last stage, i.e. the problem at the config's own
+    parameters with that stage's learning rate and batch where a ``run.curriculum`` ladder sets
+    them (the rate and batch it trains with), from a fresh network for ``run.steps`` steps. The
+    earlier stages' warm start is not part of a probe. ``config`` itself without a ladder (or
+    for a script's problem, which a ladder of the registered problem does not describe)."""
+    if not config.run.curriculum or problem.name != config.problem.name:
+        return config
+    return stage_config(config, stages_of(config)[-1], problem)
+
+
+def cure_keys(config: RunConfig, diagnosis: Diagnosis) -> dict[str, Any]:
+    """``diagnosis.cure()`` as keys of ``config``: where a ``run.curriculum`` ladder sets the
+    last stage's learning rate, ``optim.learning_rate`` would not reach that stage, so the new
+    rate goes into the ladder's ``learning_rate`` at the stage's value (``run.curriculum``
+    whole); the other keys unchanged."""
+    keys = diagnosis.cure()
+    spec = config.run.curriculum
+    if "optim.learning_rate" not in keys or "learning_rate" not in spec:
+        return keys
+    if diagnosis.problem != config.problem.name:  # a script's problem: probed without the ladder
+        return keys
+    last = stages_of(config)[-1]
+    if last.learning_rate is None:
+        return keys
+    at = [i for i, v in enumerate(spec[last.name]) if float(v) == last.value]
+    rates = list(spec["learning_rate"])
+    rates[at[0]] = keys["optim.learning_rate"]
+    out = {k: v for k, v in keys.items() if k != "optim.learning_rate"}
+    return {**out, CURRICULUM: {**spec, "learning_rate": tuple(rates)}}
+
+
 def diagnose_config(config: RunConfig, problem: Problem | None = None, *, progress: bool = True) -> Diagnosis:
     """`pinnsight.diagnostics.doctor.doctor` on the set-up of ``config`` (``run.steps`` is the
     probe's length), for its registered problem or for ``problem``."""
     with jax.enable_x64(config.run.x64):
         problem = problem if problem is not None else build_problem(config)
-        config = for_problem(config, problem)
+        config = probe_config(for_problem(config, problem), problem)
         init_key, train_key = jax.random.split(jax.random.PRNGKey(config.run.seed))
         net = build_net(config, problem, init_key)
-        schedule = _schedule(config)
+        schedule = learning_rate_at(config)
         return doctor(
             problem,
             net,
@@ -128,17 +170,20 @@ def run_doctor(
 ) -> dict[str, Any]:
     """Diagnose ``config`` (and, with ``cure``, diagnose its cure too); write the report to ``out``.
 
-    Returns ``{"diagnosis": Diagnosis, "json": dict, "cure": {...} | None, "report": path | None}``;
-    ``json`` is the ``--json`` object: the diagnosis, plus under ``"cure_run"`` the cure's keys,
-    the errors before and after and the severities after (with ``cure``).
+    Returns ``{"diagnosis": Diagnosis, "json": dict, "cure": {...} | None, "cure_keys": dict,
+    "report": path | None, "after": Diagnosis | None}``; ``cure_keys`` is the cure as keys of
+    ``config`` (`cure_keys`); ``json`` is the ``--json`` object: the diagnosis (its ``cure``
+    those keys), plus under ``"cure_run"`` the cure's keys, the errors before and after and the
+    severities after (with ``cure``).
     """
     before = diagnose_config(config, problem, progress=progress)
     data = before.to_dict()
     data["config"] = config.to_dict(resolved=False)
     cure_run = None
     after = None
+    keys = cure_keys(config, before)
+    data["cure"] = keys
     if cure:
-        keys = before.cure()
         if not keys:
             cure_run = {"set": {}, "note": "nothing to cure: no mild or severe finding"}
         else:
@@ -161,20 +206,18 @@ def run_doctor(
     if out is not None:
         from ..report.doctor_report import write_doctor_report
 
-        report = write_doctor_report(Path(out), before, after=after, cure_run=cure_run, config=config)
-        data["report"] = str(report)
-    return {"diagnosis": before, "json": _jsonable(data), "cure": cure_run, "report": report, "after": after}
-
-
-def _schedule(config: RunConfig):
-    """The learning-rate schedule of the optimisers that run the paper's schedule (Adam, SOAP,
-    Adam before L-BFGS), for the stiffness bound 2/η; None for others."""
-    if config.optim.kind in ("soap", "adam_lbfgs"):
-        opts = config.options("optim")
-        return paper_schedule(
-            opts["learning_rate"], opts["decay_rate"], opts["decay_steps"], opts.get("warmup_steps", 0)
+        report = write_doctor_report(
+            Path(out), before, after=after, cure_run=cure_run, config=config, cure_keys=keys
         )
-    return learning_rate_at(config)
+        data["report"] = str(report)
+    return {
+        "diagnosis": before,
+        "json": _jsonable(data),
+        "cure": cure_run,
+        "cure_keys": keys,
+        "report": report,
+        "after": after,
+    }
 
 
 def _describe(keys: dict[str, Any]) -> str:

@@ -43,7 +43,7 @@ from .curriculum import (
     warm_start,
 )
 
-__all__ = ["run", "load_run"]
+__all__ = ["run", "load_run", "stage_config"]
 
 
 def run(
@@ -146,7 +146,7 @@ def _stage_batch(config: RunConfig, stage: Stage, problem: Problem) -> int | dic
     return {**batch_sizes(problem, config.sampling.batch_size), **own}
 
 
-def _stage_config(config: RunConfig, stage: Stage, problem: Problem) -> RunConfig:
+def stage_config(config: RunConfig, stage: Stage, problem: Problem) -> RunConfig:
     """``config`` with the stage's own initial learning rate and batch, where its ladder gives them."""
     changes: dict[str, Any] = {}
     rate = stage.learning_rate
@@ -171,12 +171,12 @@ def _stage_trainer(
     def train(stage: Stage, state=None, history=None, extra=()) -> FitResult:
         prob = parts.problem if stage.final else get_problem(config.problem.name, **stage.params)
         bal, stage_k = stage_balancer(parts.balancer, stage), stage_key(parts.key, stage)
-        stage_config, optimizer = _stage_config(config, stage, parts.problem), parts.optimizer
-        if stage_config.options("optim") != config.options("optim"):
-            optimizer = build_optimizer(stage_config)
+        staged, optimizer = stage_config(config, stage, parts.problem), parts.optimizer
+        if staged.options("optim") != config.options("optim"):
+            optimizer = build_optimizer(staged)
         if state is not None and stage.index > 0 and int(state.step) == stage.start:
             state = warm_start(state, prob, parts.net, optimizer, bal, parts.sampler, stage_k, stage)
-        cbs = _stage_callbacks(stage_config, stage, prob, out_dir, progress, on_chunk, callbacks, extra)
+        cbs = _stage_callbacks(staged, stage, prob, out_dir, progress, on_chunk, callbacks, extra)
         return fit(
             prob,
             parts.net,
@@ -185,7 +185,7 @@ def _stage_trainer(
             key=stage_k,
             optimizer=optimizer,
             sampler=parts.sampler,
-            batch_size=stage_config.sampling.batch_size,
+            batch_size=staged.sampling.batch_size,
             chunk_size=config.run.chunk_size,
             eval_points=config.run.eval_points,
             fixed_from=stage_fixed_from(fixed_points_from(config), stage),

@@ -208,8 +208,10 @@ def write_doctor_report(
     after: Diagnosis | None = None,
     cure_run: dict[str, Any] | None = None,
     config=None,
+    cure_keys: dict[str, Any] | None = None,
 ) -> Path:
-    """Draw the doctor's figures into ``out`` and write ``out/report.html`` (findings first)."""
+    """Draw the doctor's figures into ``out`` and write ``out/report.html`` (findings first);
+    ``cure_keys``: the cure as keys of the user's config (default ``diagnosis.cure()``)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     d = diagnosis
@@ -230,7 +232,7 @@ def write_doctor_report(
         f"Probe training {d.timings['probe_train_s']:.1f} s, "
         f"diagnostics {d.timings['diagnostics_s']:.1f} s.\n\n" + _findings_table(d)
     )
-    keys = d.cure()
+    keys = d.cure() if cure_keys is None else cure_keys
     intro += "\n\nProposed cure: " + (
         " ".join(f"`{k}={v}`" for k, v in keys.items()) if keys else "none needed."
     )
