@@ -171,7 +171,8 @@ def test_cli_text_output_with_a_cure(monkeypatch, capsys):
     d.summary = {"final_error": 0.4, "status": "finished"}
     cure = {"set": {"net.kind": "modified_mlp"}, "recipe": "net.kind=modified_mlp", "steps": 10}
     cure |= {"error_before": 0.4, "error_after": None, "improvement": None}
-    monkeypatch.setattr(doc, "run_doctor", lambda *a, **k: {"diagnosis": d, "cure": cure, "report": "r.html"})
+    res = {"diagnosis": d, "cure": cure, "cure_keys": d.cure(), "report": "r.html"}
+    monkeypatch.setattr(doc, "run_doctor", lambda *a, **k: res)
     assert main(["doctor", "helmholtz", "--cure"]) == 0
     out = capsys.readouterr().out
     assert "stiffness            severe" in out and "proposed cure: net.kind=modified_mlp" in out
@@ -215,3 +216,33 @@ def test_a_rate_cure_under_a_ladder_goes_into_the_ladders_rate_of_the_last_stage
     # without a ladder rate (or for a script's problem) the keys are the diagnosis's own
     assert cure_keys(ps.RunConfig.create(problem="cavity", recipe="M4"), d) == d.cure()
     assert cure_keys(cfg, dataclasses.replace(d, problem="poisson2d")) == d.cure()
+
+
+def test_the_probe_trains_with_the_last_stages_rate_and_batch(monkeypatch):
+    """`diagnose_config` hands `doctor` the last stage's schedule and batch (stubbed: no training)."""
+    import pinnsight as ps
+    import pinnsight.experiments.doctor as doc
+
+    seen = {}
+    monkeypatch.setattr(doc, "doctor", lambda *a, **k: seen.update(k))
+    cfg = ps.RunConfig.create(problem="cavity", recipe="best").with_assignments(["Re=1000", "run.steps=10"])
+    doc.diagnose_config(cfg, progress=False)
+    assert seen["learning_rate"](0) == pytest.approx(1e-4) and seen["steps"] == 10
+    assert seen["batch_size"]["residual"] == 512 and seen["batch_size"]["lid"] == 128
+    assert seen["setup"]["optim.learning_rate"] == 1e-4
+
+
+def test_a_ladder_cure_is_printed_as_one_shell_word_that_reads_back():
+    """The proposed cure's `run.curriculum` table has spaces and quotes: quoted for the shell,
+    it reads back through ``--set`` into the same ladder."""
+    import shlex
+
+    import pinnsight as ps
+    from pinnsight.experiments.doctor import describe_keys
+
+    spec = {"Re": (100.0, 400.0), "steps": (40000, 40000), "learning_rate": (1e-3, 3e-5)}
+    line = describe_keys({"net.kind": "pirate", "run.curriculum": spec})
+    words = shlex.split(line)
+    assert words[0] == "net.kind=pirate" and len(words) == 2
+    cfg = ps.RunConfig.create(problem="cavity", recipe="best").with_assignments(words)
+    assert cfg.run.curriculum["learning_rate"] == (1e-3, 3e-5) and cfg.net.kind == "pirate"

@@ -67,3 +67,17 @@ def test_the_stiffness_bound_reads_the_schedule_of_every_optimiser_on_it(kind):
     schedule = learning_rate_at(cfg)
     expected = 2e-3 * 0.5 ** (STEPS / 100)
     np.testing.assert_allclose([float(schedule(t)) for t in STEPS], expected, rtol=1e-5, atol=1e-30)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [["optim.kind=adam_lbfgs", "optim.switch_step=1000"], ["optim.polish=lbfgs", "optim.polish_from=1000"]],
+)
+def test_no_stiffness_bound_once_a_line_search_sets_the_step(keys):
+    """From L-BFGS's first step no rate bounds the step: the bound is NaN there (the doctor and
+    the run's stiffness records skip it), the schedule before it."""
+    cfg = ps.RunConfig.create(problem="helmholtz", recipe="M1").with_assignments(keys)
+    schedule = learning_rate_at(cfg)
+    rates = np.array([float(schedule(t)) for t in STEPS])
+    np.testing.assert_array_equal(np.isnan(rates), STEPS >= 1000)
+    np.testing.assert_allclose(rates[STEPS < 1000], 1e-3 * 0.9 ** (STEPS[STEPS < 1000] / 1000), rtol=1e-5)

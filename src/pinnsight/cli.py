@@ -206,7 +206,7 @@ def _cmd_study(args) -> int:
 def _cmd_doctor(args) -> int:
     import json
 
-    from .experiments.doctor import default_steps, is_script, load_problem, run_doctor
+    from .experiments.doctor import default_steps, describe_keys, is_script, load_problem, run_doctor
 
     problem = None
     ns = argparse.Namespace(**vars(args))
@@ -237,7 +237,7 @@ def _cmd_doctor(args) -> int:
     )
     print(d.text())
     keys = res["cure_keys"]
-    print("proposed cure: " + (" ".join(f"{k}={v}" for k, v in keys.items()) if keys else "none needed"))
+    print("proposed cure: " + (describe_keys(keys) if keys else "none needed"))
     c = res["cure"]
     if c is not None and c.get("set"):
         print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from ..coefficients import attach_coefficients
@@ -87,14 +88,19 @@ _ON_PAPER_SCHEDULE = ("adam", "soap", "adam_lbfgs")
 def learning_rate_at(config: RunConfig):
     r"""``step -> learning rate`` of the paper's schedule $\eta_0\gamma^{t/T}$ with this config's
     options, for the stiffness bound $2/\eta$: the schedule of Adam, of SOAP and of Adam before
-    L-BFGS (``adam_lbfgs``: read on past the switch, where L-BFGS's line search sets the step);
-    None for an optimiser without it."""
+    L-BFGS; NaN from the step a line search takes over (``adam_lbfgs``'s ``switch_step``,
+    ``optim.polish_from``), where no rate bounds the step; None for an optimiser without it."""
     if config.optim.kind not in _ON_PAPER_SCHEDULE:
         return None
     opts = config.options("optim")
-    return paper_schedule(
+    schedule = paper_schedule(
         opts["learning_rate"], opts["decay_rate"], opts["decay_steps"], opts.get("warmup_steps", 0)
     )
+    ends = [s for s in (opts.get("switch_step"), config.optim.polish_from) if s is not None]
+    if not ends:
+        return schedule
+    end = min(ends)
+    return lambda t: jnp.where(jnp.asarray(t) < end, schedule(t), jnp.nan)
 
 
 def build_recorders(config: RunConfig, out_dir: str | Path | None, offset: int = 0) -> list:

@@ -8,7 +8,9 @@ running the script's ``if __name__ == "__main__":`` block (`load_problem`).
 
 from __future__ import annotations
 
+import math
 import runpy
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ __all__ = [
     "is_script",
     "probe_config",
     "cure_keys",
+    "describe_keys",
 ]
 
 
@@ -127,9 +130,10 @@ def cure_keys(config: RunConfig, diagnosis: Diagnosis) -> dict[str, Any]:
     last = stages_of(config)[-1]
     if last.learning_rate is None:
         return keys
-    at = [i for i, v in enumerate(spec[last.name]) if float(v) == last.value]
+    values = [float(v) for v in spec[last.name]]  # the target is on the ladder as `stages_of` finds it
+    at = next(i for i, v in enumerate(values) if math.isclose(v, last.value, rel_tol=1e-12))
     rates = list(spec["learning_rate"])
-    rates[at[0]] = keys["optim.learning_rate"]
+    rates[at] = keys["optim.learning_rate"]
     out = {k: v for k, v in keys.items() if k != "optim.learning_rate"}
     return {**out, CURRICULUM: {**spec, "learning_rate": tuple(rates)}}
 
@@ -192,7 +196,7 @@ def run_doctor(
             e0, e1 = before.summary.get("final_error"), after.summary.get("final_error")
             cure_run = {
                 "set": keys,
-                "recipe": _describe(keys),
+                "recipe": describe_keys(keys),
                 "steps": config.run.steps,
                 "error_before": e0,
                 "error_after": e1,
@@ -220,8 +224,10 @@ def run_doctor(
     }
 
 
-def _describe(keys: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in keys.items())
+def describe_keys(keys: dict[str, Any]) -> str:
+    """``keys`` as ``--set`` arguments a shell reads back as they are (quoted where a value
+    has spaces or quotes, e.g. a ``run.curriculum`` table)."""
+    return " ".join(shlex.quote(f"{k}={v}") for k, v in keys.items())
 
 
 def default_steps() -> int:
