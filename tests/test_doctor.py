@@ -246,3 +246,35 @@ def test_a_ladder_cure_is_printed_as_one_shell_word_that_reads_back():
     assert words[0] == "net.kind=pirate" and len(words) == 2
     cfg = ps.RunConfig.create(problem="cavity", recipe="best").with_assignments(words)
     assert cfg.run.curriculum["learning_rate"] == (1e-3, 3e-5) and cfg.net.kind == "pirate"
+
+
+def test_a_cure_the_set_up_already_has_is_not_proposed_again():
+    """Each cure is the next rung its set-up lacks: with grad-norm weights on, the imbalance
+    cure does not name grad_norm again; a PirateNet is not swapped for the modified MLP it
+    extends (the stiffness cure goes on to SOAP, then to the rate); past the last rung the
+    finding keeps its severity and sets nothing."""
+    import importlib
+
+    dd = importlib.import_module("pinnsight.diagnostics.doctor")  # the module, not `doctor` itself
+
+    imb = {"worst_group": "bc", "figure": "f.png"}
+    imb["groups"] = {"bc": {"median": 5e3, "final": 5e3, "trend_per_1000": 1.0}}
+    cure = lambda setup: dd._imbalance_finding(imb, setup).cure  # noqa: E731
+    assert cure({"weighting.kind": "fixed"})["set"] == {"weighting.kind": "annealing"}
+    assert cure({"weighting.kind": "annealing"})["set"] == {"weighting.kind": "grad_norm"}
+    done = dd._imbalance_finding(imb, {"weighting.kind": "grad_norm"})
+    assert done.severity == "severe" and done.cure["set"] == {}
+    assert "weighting.kind=grad_norm" in done.cure["advice"]
+
+    st = {"ratio": 80.0, "at_step": 0, "sigma_at": 1e6, "bound_at": 2e4, "growth": 1.0, "figure": "s.png"}
+    stiff = lambda **setup: dd._stiffness_finding(st, setup, known_lr=True).cure["set"]  # noqa: E731
+    assert stiff(**{"net.kind": "mlp", "optim.kind": "adam"}) == {"net.kind": "modified_mlp"}
+    assert stiff(**{"net.kind": "pirate", "optim.kind": "adam"}) == {"optim.kind": "soap"}
+    setup = {"net.kind": "pirate", "optim.kind": "soap", "optim.learning_rate": 1e-4}
+    assert stiff(**setup) == {"optim.learning_rate": pytest.approx(1e-5)}
+
+    ntk = {"terms": {"r": 1}, "trace_ratio": {"bc": 683.0}, "decay": 24.7, "steps": [300], "figure": "n.png"}
+    spectral = lambda **setup: dd._spectral_finding(ntk, setup).cure["set"]  # noqa: E731
+    assert spectral(**{"weighting.kind": "grad_norm", "net.kind": "mlp"}) == {"weighting.kind": "ntk"}
+    assert spectral(**{"weighting.kind": "ntk", "net.kind": "mlp"}) == {"net.kind": "fourier_mlp"}
+    assert spectral(**{"weighting.kind": "ntk", "net.kind": "pirate"}) == {}

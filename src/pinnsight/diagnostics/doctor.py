@@ -23,8 +23,9 @@ run: the recorders draw their own points, so they do not change its trajectory.
   $\sigma_{\max}$ the largest eigenvalue of the Hessian of the weighted loss (Lanczos,
   `StiffnessRecorder`) and $\eta(t)$ the learning rate of the schedule; gradient descent is
   stable only for $s < 1$. **mild if s ≥ 3, severe if s ≥ 30**. Cure: the modified MLP
-  (``net.kind=modified_mlp``); if it is already on, the preconditioned optimiser SOAP
-  (``optim.kind=soap``); if that is on too, a 10x smaller learning rate.
+  (``net.kind=modified_mlp``); if it (or a PirateNet) is already on, the preconditioned
+  optimiser SOAP (``optim.kind=soap``); if that (or ``adam_lbfgs``) is on too, a 10x smaller
+  learning rate.
 - ``spectral_bias`` (Wang, Yu & Perdikaris 2022): the NTK blocks at the end of the probe
   (`NTKRecorder`). The ratio of mean NTK diagonals
   $\tau_g = (\mathrm{tr}K_{rr}/n_r)/(\mathrm{tr}K_{gg}/n_g)$ per group: the residual and the
@@ -33,7 +34,8 @@ run: the recorders draw their own points, so they do not change its trajectory.
   $\lambda_1/\lambda_{10}$ of $K_{rr}$ is reported as evidence but sets no severity: in the
   calibration it followed the dimension of the domain (≥ 1e5 in 1D, 5–25 in 2D), not
   whether training failed. Cure: NTK-trace weighting (``weighting.kind=ntk``); Fourier
-  features (``net.kind=fourier_mlp``) if the NTK balancer is already on.
+  features (``net.kind=fourier_mlp``) if the NTK balancer is already on, and nothing more if
+  the network has them already (a Fourier MLP or a PirateNet).
 - ``error_concentration``: the share of the squared error (and of the squared residual) of
   the final network on the evaluation grid in each region (four slices of $t$ for a domain
   with an axis named ``t``, else four intervals in 1D and the $2^d$ orthants of the box
@@ -43,6 +45,10 @@ run: the recorders draw their own points, so they do not change its trajectory.
   ≥ 3**. Cure: causal weighting for a time axis (``weighting.kind=causal``), the imbalance
   cure when the boundary band holds 3x its share of the grid, else residual-based
   adaptive sampling (``sampling.kind=rad``).
+
+Each cure is the first rung of its ladder above that the set-up does not have yet; where
+every rung is on already the finding keeps its severity, says so in its advice and sets no
+key (a cure that named the set-up's own values would change nothing).
 
 The cure of a diagnosis (`Diagnosis.cure`) merges the ``set`` keys of every mild or severe
 finding: the severe ones first, then the mild ones, each level in the order above; a key
@@ -654,6 +660,46 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}" if np.isfinite(v) else str(v)
 
 
+class _Rung(NamedTuple):
+    """One cure of a pathology's ladder: its advice, the keys that apply it, and when the
+    set-up already has it (``taken(setup)``), so the doctor goes on to the next rung."""
+
+    advice: str
+    keys: dict[str, Any]
+    taken: Callable[[Mapping[str, Any]], bool]
+
+
+def _is(key: str, *values: Any) -> Callable[[Mapping[str, Any]], bool]:
+    return lambda setup: setup.get(key) in values
+
+
+def _next_rung(ladder: Sequence[_Rung], setup: Mapping[str, Any]) -> dict[str, Any]:
+    """The cure of the first rung ``setup`` does not have yet; past the last one no keys and
+    advice that says what is already on (a cure that names the set-up's own values, or swaps
+    a PirateNet for the modified MLP it extends, would change nothing or step back)."""
+    for rung in ladder:
+        if not rung.taken(setup):
+            return {"advice": rung.advice, "set": dict(rung.keys)}
+    keys = dict.fromkeys(k for rung in ladder for k in rung.keys if k in setup)
+    on = ", ".join(f"{k}={setup[k]}" for k in keys)
+    return {"advice": f"every cure of the doctor's ladder is on already ({on})", "set": {}}
+
+
+_BALANCING = (
+    _Rung(
+        "learning-rate annealing of the loss weights (Wang, Teng & Perdikaris 2021, Alg. 1)",
+        {"weighting.kind": "annealing"},
+        lambda setup: setup.get("weighting.kind", "fixed") != "fixed",
+    ),
+    _Rung(
+        "gradient-norm balancing of every term",
+        {"weighting.kind": "grad_norm"},
+        _is("weighting.kind", "grad_norm"),
+    ),
+)
+"""Gradient imbalance (and error on the boundary): any balancer, then grad-norm weights."""
+
+
 def _divergence_finding(status, error, history, setup) -> Finding:
     th = THRESHOLDS["divergence"]
     loss = history.get("loss", np.zeros(0))
@@ -691,14 +737,7 @@ def _imbalance_finding(imb, setup) -> Finding:
         )
     d = imb["groups"][g]
     sev = _level(d["median"], th["mild"], th["severe"])
-    weighting = setup.get("weighting.kind", "fixed")
-    if weighting == "fixed":
-        cure = {
-            "advice": "learning-rate annealing of the loss weights (Wang, Teng & Perdikaris 2021, Alg. 1)",
-            "set": {"weighting.kind": "annealing"},
-        }
-    else:
-        cure = {"advice": "gradient-norm balancing of every term", "set": {"weighting.kind": "grad_norm"}}
+    cure = _next_rung(_BALANCING, setup)
     trend = d["trend_per_1000"]
     direction = "growing" if trend > 1.05 else "shrinking" if trend < 0.95 else "steady"
     msg = (
@@ -727,22 +766,27 @@ def _stiffness_finding(st, setup, known_lr: bool) -> Finding:
             "not assessed (learning rate unknown).",
         )
     sev = _level(st["ratio"], th["mild"], th["severe"])
-    if setup.get("net.kind") != "modified_mlp":
-        cure = {
-            "advice": "the modified MLP (Wang, Teng & Perdikaris 2021, §3.2)",
-            "set": {"net.kind": "modified_mlp"},
-        }
-    elif setup.get("optim.kind", "adam") == "adam":
-        cure = {
-            "advice": "SOAP, a preconditioned optimiser for ill-conditioned losses (optim.kind=soap)",
-            "set": {"optim.kind": "soap"},
-        }
-    else:
-        lr0 = setup.get("optim.learning_rate")
-        cure = {
-            "advice": "a 10x smaller learning rate",
-            "set": {"optim.learning_rate": lr0 / 10} if isinstance(lr0, int | float) else {},
-        }
+    lr0 = setup.get("optim.learning_rate")
+    cure = _next_rung(
+        (
+            _Rung(
+                "the modified MLP (Wang, Teng & Perdikaris 2021, §3.2)",
+                {"net.kind": "modified_mlp"},
+                _is("net.kind", "modified_mlp", "pirate"),  # a PirateNet's blocks are gated the same way
+            ),
+            _Rung(
+                "SOAP, a preconditioned optimiser for ill-conditioned losses (optim.kind=soap)",
+                {"optim.kind": "soap"},
+                _is("optim.kind", "soap", "adam_lbfgs"),
+            ),
+            _Rung(
+                "a 10x smaller learning rate",
+                {"optim.learning_rate": lr0 / 10} if isinstance(lr0, int | float) else {},
+                lambda setup: False,
+            ),
+        ),
+        setup,
+    )
     msg = (
         f"σ_max·η/2 = {_fmt(st['ratio'])} at step {st['at_step']} (σ_max {_fmt(st['sigma_at'])} vs "
         f"2/η {_fmt(st['bound_at'])}); σ_max grew {_fmt(st['growth'])}x in the probe."
@@ -762,16 +806,21 @@ def _spectral_finding(ntk, setup) -> Finding:
     g = max(tr, key=lambda k: max(tr[k], 1 / tr[k]))
     disparity = max(tr[g], 1 / tr[g])
     sev = _level(disparity, th["mild"], th["severe"])
-    if setup.get("weighting.kind") != "ntk":
-        cure = {
-            "advice": "NTK-trace weighting (Wang, Yu & Perdikaris 2022, Alg. 1)",
-            "set": {"weighting.kind": "ntk"},
-        }
-    else:
-        cure = {
-            "advice": "random Fourier features (net.kind=fourier_mlp)",
-            "set": {"net.kind": "fourier_mlp"},
-        }
+    cure = _next_rung(
+        (
+            _Rung(
+                "NTK-trace weighting (Wang, Yu & Perdikaris 2022, Alg. 1)",
+                {"weighting.kind": "ntk"},
+                _is("weighting.kind", "ntk"),
+            ),
+            _Rung(
+                "random Fourier features (net.kind=fourier_mlp)",
+                {"net.kind": "fourier_mlp"},
+                _is("net.kind", "fourier_mlp", "pirate"),  # a PirateNet embeds its inputs so too
+            ),
+        ),
+        setup,
+    )
     k = th["decay_index"]
     msg = (
         f"mean NTK diagonal residual/{g} = {_fmt(tr[g])} at step {ntk['steps'][-1]} "
@@ -800,24 +849,29 @@ def _concentration_finding(conc, summary, setup, problem: Problem) -> Finding:
     names = list(problem.domain.names)
     if "t" in names:
         a = names.index("t")
-        cure = {
-            "advice": "causal weighting in time (Wang, Sankaran & Perdikaris 2024)",
-            "set": {
-                "weighting.kind": "causal",
-                "weighting.time_axis": a,
-                "weighting.t_range": (float(problem.domain.lo[a]), float(problem.domain.hi[a])),
-            },
+        causal = {
+            "weighting.kind": "causal",
+            "weighting.time_axis": a,
+            "weighting.t_range": (float(problem.domain.lo[a]), float(problem.domain.hi[a])),
         }
+        ladder = (
+            _Rung(
+                "causal weighting in time (Wang, Sankaran & Perdikaris 2024)",
+                causal,
+                _is("weighting.kind", "causal"),
+            ),
+        )
     elif conc["boundary_enrichment"] >= th["boundary"]:
-        cure = {
-            "advice": "the error sits on the boundary: balance the boundary term (annealing)",
-            "set": {"weighting.kind": "annealing" if setup.get("weighting.kind") == "fixed" else "grad_norm"},
-        }
+        ladder = tuple(r._replace(advice=f"the error sits on the boundary: {r.advice}") for r in _BALANCING)
     else:
-        cure = {
-            "advice": "residual-based adaptive sampling (points where the residual is large)",
-            "set": {"sampling.kind": "rad"},
-        }
+        ladder = (
+            _Rung(
+                "residual-based adaptive sampling (points where the residual is large)",
+                {"sampling.kind": "rad"},
+                _is("sampling.kind", "rad"),
+            ),
+        )
+    cure = _next_rung(ladder, setup)
     share = max(conc["error_share"]) if np.all(np.isfinite(conc["error_share"])) else float("nan")
     msg = (
         f"{_fmt(100 * share)}% of the squared error in {conc['worst_region']} "
