@@ -242,8 +242,10 @@ def test_a_ladder_cure_is_printed_as_one_shell_word_that_reads_back():
 
     spec = {"Re": (100.0, 400.0), "steps": (40000, 40000), "learning_rate": (1e-3, 3e-5)}
     line = describe_keys({"net.kind": "pirate", "run.curriculum": spec})
+    assert line.startswith('net.kind=pirate "run.curriculum={')  # double quotes: the literal's ' stay
     words = shlex.split(line)
     assert words[0] == "net.kind=pirate" and len(words) == 2
+    assert shlex.split(describe_keys({"run.note": 'a "b" $c'})) == ['run.note=a "b" $c']
     cfg = ps.RunConfig.create(problem="cavity", recipe="best").with_assignments(words)
     assert cfg.run.curriculum["learning_rate"] == (1e-3, 3e-5) and cfg.net.kind == "pirate"
 

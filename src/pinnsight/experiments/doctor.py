@@ -227,7 +227,16 @@ def run_doctor(
 def describe_keys(keys: dict[str, Any]) -> str:
     """``keys`` as ``--set`` arguments a shell reads back as they are (quoted where a value
     has spaces or quotes, e.g. a ``run.curriculum`` table)."""
-    return " ".join(shlex.quote(f"{k}={v}") for k, v in keys.items())
+    return " ".join(_shell_word(f"{k}={v}") for k, v in keys.items())
+
+
+def _shell_word(word: str) -> str:
+    """``word`` for a POSIX shell: as it is if safe, in double quotes if it has nothing a
+    shell expands there (a Python literal's single quotes read better so), else `shlex.quote`."""
+    quoted = shlex.quote(word)
+    if quoted == word or any(c in word for c in '"$`\\!'):
+        return quoted
+    return f'"{word}"'
 
 
 def default_steps() -> int:
