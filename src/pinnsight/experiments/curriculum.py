@@ -125,6 +125,9 @@ class Stage:
     """The stage's initial learning rate (the ladder's ``learning_rate``); None: ``optim.learning_rate``."""
     batch_size: int | dict[str, int] | None = None
     """The stage's points per step (the ladder's ``batch_size``); None: ``sampling.batch_size``."""
+    rung: int | None = None
+    """The stage's position on the ladder (its entry in ``steps``, ``learning_rate``, ...);
+    None for a target that is not on it."""
 
     @property
     def end(self) -> int:
@@ -270,14 +273,14 @@ def stages_of(config: RunConfig) -> list[Stage]:
     rates = [None if r is None else float(r) for r in spec.get("learning_rate", [None] * len(values))]
     batches = list(spec.get("batch_size", [None] * len(values)))
     ladder = list(zip(values, spec["steps"], rates, batches, strict=True))
-    plan = [(v, int(n), r, b) for v, n, r, b in ladder if _precedes(values, v, target)]
-    on_ladder = [(r, b) for v, _, r, b in ladder if math.isclose(v, target, rel_tol=1e-12)]
-    plan.append((target, config.run.steps, *(on_ladder[0] if on_ladder else (None, None))))
+    plan = [(v, int(n), r, b, k) for k, (v, n, r, b) in enumerate(ladder) if _precedes(values, v, target)]
+    on_ladder = [(r, b, k) for k, (v, _, r, b) in enumerate(ladder) if math.isclose(v, target, rel_tol=1e-12)]
+    plan.append((target, config.run.steps, *(on_ladder[0] if on_ladder else (None, None, None))))
     stages, start = [], 0
-    for i, (v, n, r, b) in enumerate(plan):
+    for i, (v, n, r, b, k) in enumerate(plan):
         stage_params = params if i == len(plan) - 1 else {**params, name: v}
         batch = dict(b) if isinstance(b, Mapping) else b
-        stages.append(Stage(i, stage_params, start, n, len(plan), name, v, r, batch))
+        stages.append(Stage(i, stage_params, start, n, len(plan), name, v, r, batch, k))
         start += n
     return stages
 

@@ -8,7 +8,6 @@ running the script's ``if __name__ == "__main__":`` block (`load_problem`).
 
 from __future__ import annotations
 
-import math
 import runpy
 import shlex
 from pathlib import Path
@@ -128,12 +127,10 @@ def cure_keys(config: RunConfig, diagnosis: Diagnosis) -> dict[str, Any]:
     if diagnosis.problem != config.problem.name:  # a script's problem: probed without the ladder
         return keys
     last = stages_of(config)[-1]
-    if last.learning_rate is None:
+    if last.rung is None or last.learning_rate is None:
         return keys
-    values = [float(v) for v in spec[last.name]]  # the target is on the ladder as `stages_of` finds it
-    at = next(i for i, v in enumerate(values) if math.isclose(v, last.value, rel_tol=1e-12))
     rates = list(spec["learning_rate"])
-    rates[at] = keys["optim.learning_rate"]
+    rates[last.rung] = keys["optim.learning_rate"]
     out = {k: v for k, v in keys.items() if k != "optim.learning_rate"}
     return {**out, CURRICULUM: {**spec, "learning_rate": tuple(rates)}}
 
