@@ -218,6 +218,32 @@ def test_a_rate_cure_under_a_ladder_goes_into_the_ladders_rate_of_the_last_stage
     assert cure_keys(cfg, dataclasses.replace(d, problem="poisson2d")) == d.cure()
 
 
+def test_each_findings_cure_under_a_ladder_names_the_ladder_in_table_and_json(monkeypatch):
+    """Not only the merged cure: the rate finding's own ``set`` (the findings' table, the
+    ``--json`` findings and the cure run's diagnosis after) names ``run.curriculum``, since
+    ``optim.learning_rate`` would not reach the ladder's stage (`doctor` stubbed)."""
+    import dataclasses
+
+    import pinnsight as ps
+    import pinnsight.experiments.doctor as doc
+
+    stub = dataclasses.replace(_diagnosis(divergence="severe"), problem="cavity")
+    monkeypatch.setattr(doc, "diagnose_config", lambda *a, **k: stub)
+    cfg = ps.RunConfig.create(problem="cavity", recipe="best").with_assignments(["Re=400"])
+    res = doc.run_doctor(cfg, cure=True, progress=False)
+    ladder = {**cfg.run.curriculum, "learning_rate": (1e-3, 1e-4, 1e-4)}
+    for d in (res["diagnosis"], res["after"]):
+        assert d.finding("divergence").cure["set"] == {"run.curriculum": ladder}
+        assert d.finding("divergence").cure["advice"] == "divergence"
+    found = {f["pathology"]: f for f in res["json"]["findings"]}
+    assert "optim.learning_rate" not in found["divergence"]["cure"]["set"]
+    assert found["divergence"]["cure"]["set"]["run.curriculum"]["learning_rate"] == [1e-3, 1e-4, 1e-4]
+    after = {f["pathology"]: f for f in res["json"]["cure_run"]["diagnosis_after"]["findings"]}
+    assert "run.curriculum" in after["divergence"]["cure"]["set"]
+    assert res["cure_keys"] == {"run.curriculum": ladder} == res["diagnosis"].cure()
+    assert stub.finding("divergence").cure["set"] == {"optim.learning_rate": 1e-4}  # not mutated
+
+
 def test_the_probe_trains_with_the_last_stages_rate_and_batch(monkeypatch):
     """`diagnose_config` hands `doctor` the last stage's schedule and batch (stubbed: no training)."""
     import pinnsight as ps

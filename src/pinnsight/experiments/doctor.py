@@ -8,6 +8,7 @@ running the script's ``if __name__ == "__main__":`` block (`load_problem`).
 
 from __future__ import annotations
 
+import dataclasses
 import runpy
 import shlex
 from pathlib import Path
@@ -39,6 +40,7 @@ __all__ = [
     "is_script",
     "probe_config",
     "cure_keys",
+    "in_keys_of",
     "describe_keys",
 ]
 
@@ -120,11 +122,26 @@ def cure_keys(config: RunConfig, diagnosis: Diagnosis) -> dict[str, Any]:
     last stage's learning rate, ``optim.learning_rate`` would not reach that stage, so the new
     rate goes into the ladder's ``learning_rate`` at the stage's value (``run.curriculum``
     whole); the other keys unchanged."""
-    keys = diagnosis.cure()
+    return _as_keys_of(config, diagnosis.cure(), diagnosis.problem)
+
+
+def in_keys_of(config: RunConfig, diagnosis: Diagnosis) -> Diagnosis:
+    """``diagnosis`` with every finding's cure written as keys of ``config`` (`cure_keys`), so
+    the findings' table and JSON name what ``--set`` must change, as the merged cure does."""
+    findings = [
+        dataclasses.replace(
+            f, cure={**f.cure, "set": _as_keys_of(config, f.cure.get("set", {}), diagnosis.problem)}
+        )
+        for f in diagnosis.findings
+    ]
+    return dataclasses.replace(diagnosis, findings=findings)
+
+
+def _as_keys_of(config: RunConfig, keys: dict[str, Any], problem_name: str) -> dict[str, Any]:
     spec = config.run.curriculum
     if "optim.learning_rate" not in keys or "learning_rate" not in spec:
         return keys
-    if diagnosis.problem != config.problem.name:  # a script's problem: probed without the ladder
+    if problem_name != config.problem.name:  # a script's problem: probed without the ladder
         return keys
     last = stages_of(config)[-1]
     if last.rung is None or last.learning_rate is None:
@@ -177,7 +194,7 @@ def run_doctor(
     those keys), plus under ``"cure_run"`` the cure's keys, the errors before and after and the
     severities after (with ``cure``).
     """
-    before = diagnose_config(config, problem, progress=progress)
+    before = in_keys_of(config, diagnose_config(config, problem, progress=progress))
     data = before.to_dict()
     data["config"] = config.to_dict(resolved=False)
     cure_run = None
@@ -189,7 +206,7 @@ def run_doctor(
             cure_run = {"set": {}, "note": "nothing to cure: no mild or severe finding"}
         else:
             cured = config.override(**keys)
-            after = diagnose_config(cured, problem, progress=progress)
+            after = in_keys_of(cured, diagnose_config(cured, problem, progress=progress))
             e0, e1 = before.summary.get("final_error"), after.summary.get("final_error")
             cure_run = {
                 "set": keys,
