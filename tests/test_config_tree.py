@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import pinnsight as ps
 from pinnsight.cli import main
 from pinnsight.experiments.config import ALIASES, RECIPES, RunConfig
+from pinnsight.experiments.run_folder import normalised
 
 
 def test_recipes_are_presets_of_the_tree():
@@ -255,3 +256,25 @@ def test_every_recipe_of_every_problem_round_trips_through_config_json():
             cfg = RunConfig.create(problem=problem, recipe=name)
             back = RunConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
             assert back == cfg, (problem, name)
+            # what `reproduce`'s workers receive: every option written out (a PirateNet's
+            # `periodic=()` becomes [] in JSON and must read back)
+            tree = normalised(cfg)
+            assert normalised(RunConfig.from_dict(tree)) == tree, (problem, name)
+
+
+def test_sequence_and_mapping_options_read_back_from_json_and_the_command_line():
+    """``Sequence[tuple[int, float]] | Mapping[int, float]`` (the networks' ``periodic``):
+    lists for tuples, text keys for integers; wrong shapes and types are refused."""
+    from collections.abc import Mapping, Sequence
+
+    from pinnsight.experiments.options import coerce
+
+    periodic = Sequence[tuple[int, float]] | Mapping[int, float]
+    assert coerce([], periodic, "p") == ()
+    assert coerce([[0, 2]], periodic, "p") == ((0, 2.0),)
+    assert coerce({"1": 2}, periodic, "p") == {1: 2.0}
+    for bad in ([[0.5, 2.0]], [[0, "x"]], [[0, 1.0, 2.0]], "ab", {"x": 1.0}):
+        with pytest.raises(ValueError, match="`p`"):
+            coerce(bad, periodic, "p")
+    cfg = RunConfig.create(problem="cavity", recipe="best").with_assignments(["net.periodic={0: 2.0}"])
+    assert normalised(RunConfig.from_dict(normalised(cfg))) == normalised(cfg)

@@ -8,6 +8,7 @@ coerced to the parameter's annotated type here, outside `jit`, with one clear me
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
 import math
 import re
@@ -68,6 +69,28 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
+def _coerce_tuple(value: Any, annotation: Any, where: str) -> tuple:
+    """A list or tuple as ``annotation``: ``tuple[X, ...]`` and ``Sequence[X]`` item by item,
+    ``tuple[X, Y]`` place by place (a JSON round trip turns tuples into lists)."""
+    if not isinstance(value, tuple | list):
+        raise ValueError(f"`{where}` must be a tuple like (1, 2), got {where} = {value!r}.")
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is tuple and len(args) > 1 and args[-1] is not Ellipsis:
+        if len(value) != len(args):
+            raise ValueError(f"`{where}` must have {len(args)} entries, got {where} = {value!r}.")
+        return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
+    item = args[0] if args else Any
+    return tuple(v if item is Any else coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+
+
+def _key(key: Any, annotation: Any, where: str) -> Any:
+    """A table's key as ``annotation``; an integer key written as text (JSON's keys are
+    strings) is read back as the integer."""
+    if annotation is int and isinstance(key, str) and re.fullmatch(r"-?\d+", key.strip()):
+        key = int(key)
+    return coerce(key, annotation, where)
+
+
 def coerce(value: Any, annotation: Any, where: str) -> Any:
     """``value`` as ``annotation`` (int, float, bool, str, tuples, dicts, ``X | None``), or a
     `ValueError` naming ``where``, the value and the expected type."""
@@ -103,20 +126,14 @@ def coerce(value: Any, annotation: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise ValueError(f"`{where}` must be a string, got {where} = {value!r}.")
         return value
-    if origin is tuple or annotation is tuple:
-        if not isinstance(value, tuple | list):
-            raise ValueError(f"`{where}` must be a tuple like (1, 2), got {where} = {value!r}.")
-        args = typing.get_args(annotation)
-        item = args[0] if args else Any
-        return tuple(v if item is Any else coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin is dict or annotation is dict:
+    if origin in (tuple, collections.abc.Sequence) or annotation is tuple:
+        return _coerce_tuple(value, annotation, where)
+    if origin in (dict, collections.abc.Mapping) or annotation is dict:
         if not isinstance(value, dict):
             raise ValueError(f"`{where}` must be a table/dict, got {where} = {value!r}.")
         args = typing.get_args(annotation)
         if len(args) == 2:
-            return {
-                coerce(k, args[0], where): coerce(v, args[1], f"{where}[{k!r}]") for k, v in value.items()
-            }
+            return {_key(k, args[0], where): coerce(v, args[1], f"{where}[{k!r}]") for k, v in value.items()}
         return dict(value)
     if annotation is Any or annotation is None:
         return value
