@@ -275,6 +275,26 @@ def test_a_stage_batch_naming_no_term_is_refused_before_any_folder(tmp_path, cap
     assert "run.curriculum" in err[0] and "C = 2" in err[0] and "'walls'" in err[0] and "bc_lo" in err[0]
 
 
+def test_a_last_stage_too_large_for_memory_is_refused_before_the_first_trains(tmp_path, capsys, monkeypatch):
+    """The last stage's own batch is checked against memory when the run starts (not when that
+    stage starts, after the others have trained): one line naming the stage, no folder. The
+    run's own batch fits, so nothing else refuses it; and the same run with a small last batch
+    is not refused."""
+    from pinnsight import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda device=None: 2 * 1024**3)
+    out = tmp_path / "never"
+    spec = "run.curriculum={'C': (1.0, 2.0), 'steps': (20, 20), 'batch_size': (None, 10000000)}"
+    code = main(
+        ["train", "poisson1d", "--quiet", "--out", str(out), "--set", "C=2.0", "net.layers=(1,8,8,1)", spec]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and not out.exists(), err
+    assert "`run.curriculum` batch_size at C = 2" in err[0] and "only 2.0 GiB is available" in err[0]
+    small = {"C": (1.0, 2.0), "steps": (20, 20), "batch_size": (None, 16)}
+    assert run(_config(**{"run.curriculum": small}), progress=False).summary["steps"] == 40
+
+
 class _StopAt(ps.Callback):
     """Asks the loop to stop after the chunk that ends at ``step`` (as SIGINT would)."""
 

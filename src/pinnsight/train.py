@@ -77,6 +77,7 @@ __all__ = [
     "init_state",
     "make_step",
     "fit",
+    "check_step_memory",
     "eval_subsample",
     "DEFAULT_EVAL_POINTS",
 ]
@@ -326,6 +327,52 @@ def _with_evaluation(compiled: _Compiled, problem: Problem, static, eval_points:
     return replace(compiled, chunk_error_of=chunk_error_of, error_points=len(idx))
 
 
+def _steps_loop(step_fn, state) -> Callable:
+    """The jitted ``run_steps(state, n)``: up to ``n`` steps of ``step_fn`` (a traced count: one
+    executable for every length), stopping after the first non-finite loss; returns the state,
+    the last step's metrics and the steps run. ``state`` may be shapes only."""
+    metric_shapes = jax.eval_shape(step_fn, state)[1]
+
+    @jax.jit
+    def run_steps(state: TrainState, n: jax.Array):
+        def cond(carry):
+            i, _, m = carry
+            return (i < n) & ((i == 0) | jnp.isfinite(m["loss"]))
+
+        def body(carry):
+            i, s, _ = carry
+            s, m = step_fn(s)
+            return i + 1, s, m
+
+        zeros = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), metric_shapes)
+        i, s, m = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), state, zeros))
+        return s, m, i
+
+    return run_steps
+
+
+def check_step_memory(
+    problem: Problem,
+    net: eqx.Module,
+    balancer: Balancer | None = None,
+    optimizer: optax.GradientTransformation | None = None,
+    sampler: Sampler | None = None,
+    batch_size: int | Mapping[str, int] = 128,
+    *,
+    devices: int | jax.sharding.Mesh | None = None,
+) -> None:
+    """Refuse now, before any training, a step that `fit` would refuse at its start for lack of
+    memory (`pinnsight.memory.MemoryEstimateError`): e.g. a curriculum's later stage with its own
+    larger batch, checked before the first stage trains. Compiles the step loop on shapes only
+    (nothing is allocated); the arguments are `fit`'s."""
+    parts = _fit_parts(problem, net, balancer, optimizer, sampler, batch_size, None, devices)
+    key = jax.random.PRNGKey(0)
+    shapes = jax.eval_shape(
+        lambda: init_state(problem, parts.net, parts.optimizer, parts.balancer, parts.sampler, key)
+    )
+    _check_memory(_steps_loop(parts.step_fn, shapes), shapes, parts.sizes, parts.mesh)
+
+
 def _compile(problem, static, step_fn, sampler: Sampler, key, sizes, state) -> _Compiled:
     refresh_key = jax.random.fold_in(key, 0x5A4D)
     stats_key = jax.random.fold_in(key, 0x57A7)
@@ -343,25 +390,7 @@ def _compile(problem, static, step_fn, sampler: Sampler, key, sizes, state) -> _
         new = sampler.refresh(residual_norm, jax.random.fold_in(refresh_key, state.step), state.sampler_state)
         return state._replace(sampler_state=new)
 
-    metric_shapes = jax.eval_shape(step_fn, state)[1]
-
-    @jax.jit
-    def run_steps(state: TrainState, n: jax.Array):
-        """Up to ``n`` steps (a traced count: one executable for every length), stopping after
-        the first non-finite loss: the state, the last step's metrics and the steps run."""
-
-        def cond(carry):
-            i, _, m = carry
-            return (i < n) & ((i == 0) | jnp.isfinite(m["loss"]))
-
-        def body(carry):
-            i, s, _ = carry
-            s, m = step_fn(s)
-            return i + 1, s, m
-
-        zeros = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), metric_shapes)
-        i, s, m = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), state, zeros))
-        return s, m, i
+    run_steps = _steps_loop(step_fn, state)
 
     @jax.jit
     def error_of(params):

@@ -15,12 +15,13 @@ from typing import Any, NamedTuple
 
 import jax
 
+from .. import memory
 from ..callbacks import Callback, LambdaCallback, ProgressBar
 from ..data_parallel import check_batch, data_mesh
 from ..losses import batch_sizes
 from ..problem import Problem
 from ..problems import get_problem
-from ..train import FitResult, fit, init_state
+from ..train import FitResult, check_step_memory, fit, init_state
 from . import run_folder
 from .build import (
     build,
@@ -101,15 +102,30 @@ def _build_checked(config: RunConfig) -> _Parts:
     sampler = build_sampler(config, problem)
     mesh = data_mesh(config.run.devices)  # too many devices are refused here
     check_batch(batch_sizes(problem, config.sampling.batch_size), mesh)  # odd batches too
+    parts = _Parts(problem, net, key, balancer, optimizer, sampler)
     for stage in stages_of(config):  # and every stage's own batch, before any folder exists
-        if stage.batch_size is None:
-            continue
-        try:
-            check_batch(batch_sizes(problem, _stage_batch(config, stage, problem)), mesh)
-        except ValueError as err:
-            where = f"{stage.name} = {stage.value:g}"
-            raise ValueError(f"`run.curriculum` batch_size at {where}: {err}") from None
-    return _Parts(problem, net, key, balancer, optimizer, sampler)
+        if stage.batch_size is not None:
+            _check_stage_batch(config, stage, parts, mesh)
+    return parts
+
+
+def _check_stage_batch(config: RunConfig, stage: Stage, parts: _Parts, mesh) -> None:
+    """A stage's own batch against the devices and against memory (`check_step_memory`, on the
+    run's problem: a ladder changes parameters, not shapes), so that a last stage too large for
+    the machine is refused before the first one trains, not after it."""
+    batch = _stage_batch(config, stage, parts.problem)
+    where = f"`run.curriculum` batch_size at {stage.name} = {stage.value:g}"
+    try:
+        check_batch(batch_sizes(parts.problem, batch), mesh)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    if stage.index == 0 or batch == config.sampling.batch_size:
+        return  # `fit` checks it when the first stage starts
+    p = parts
+    try:
+        check_step_memory(p.problem, p.net, p.balancer, p.optimizer, p.sampler, batch, devices=mesh)
+    except memory.MemoryEstimateError as err:
+        raise memory.MemoryEstimateError(f"{where}: {err}") from None
 
 
 def _stage_callbacks(
