@@ -242,6 +242,9 @@ def test_each_findings_cure_under_a_ladder_names_the_ladder_in_table_and_json(mo
     assert "run.curriculum" in after["divergence"]["cure"]["set"]
     assert res["cure_keys"] == {"run.curriculum": ladder} == res["diagnosis"].cure()
     assert stub.finding("divergence").cure["set"] == {"optim.learning_rate": 1e-4}  # not mutated
+    from pinnsight.report.doctor_report import _findings_table
+
+    assert '"run.curriculum={' in _findings_table(res["diagnosis"])  # one shell word, as the cure line
 
 
 def test_the_probe_trains_with_the_last_stages_rate_and_batch(monkeypatch):

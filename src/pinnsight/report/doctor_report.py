@@ -185,10 +185,12 @@ def plot_training(histories: Mapping[str, Mapping[str, Any]], path: Path) -> Pat
 
 
 def _findings_table(d: Diagnosis) -> str:
+    from ..experiments.doctor import describe_keys  # as the proposed cure: words `--set` reads back
+
     rows = []
     for f in d.findings:
         cure = f.cure.get("advice", "") if f.severity != "none" else ""
-        keys = " ".join(f"{k}={v}" for k, v in f.cure.get("set", {}).items()) if cure else ""
+        keys = describe_keys(f.cure.get("set", {})) if cure else ""
         rows.append(
             [
                 f.pathology,
