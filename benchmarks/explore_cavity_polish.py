@@ -1,7 +1,7 @@
 """Gauss–Newton polish of a trained cavity run, in float64, on RAD points (issue 10, exploration).
 
     python benchmarks/explore_cavity_polish.py RUN_DIR [--steps 40] [--res 1500] [--bc 200]
-        [--delta 0.02] [--k 2] [--redraw 25]
+        [--delta 0.02] [--k 2] [--redraw 25] [--optimizer gauss_newton|lbfgs]
 
 Loads the run (`pinnsight.load_run`), casts the network to float64 and takes ``--steps``
 Levenberg–Marquardt steps (`pinnsight.optim.gauss_newton`, dense) on the weighted loss with
@@ -9,8 +9,10 @@ the run's last ``lambda_bc`` frozen. The residual points are drawn by RAD from a
 pool (density $|r|^k/\\overline{|r|^k} + 1$) and redrawn every ``--redraw`` steps; with
 ``--delta`` > 0 no residual or boundary point lies within that distance of the lid's ends
 (0, 1), (1, 1). Prints the loss, the damping and the error on the run's reference every 5
-steps. A probe for docs/RESULTS.md §10, not a recipe: the run's own `pinnsight train` is
-the way to train.
+steps. ``--optimizer lbfgs`` takes `optax.lbfgs` steps (zoom line search) instead, for
+networks too large for a dense Gauss–Newton step (the PirateNet of the cavity's `best`, ≈ 13k
+parameters); ``--k 0`` draws the residual points uniformly. A probe for docs/RESULTS.md §10,
+not a recipe: the run's own `pinnsight train` is the way to train.
 """
 
 from __future__ import annotations
@@ -71,11 +73,18 @@ def polish(args) -> None:
     ref = problem.reference_data
     ref_pts, ref_vals = jnp.asarray(ref.points), jnp.asarray(ref.values)
     error = jax.jit(lambda p: relative_l2(problem.observe(eqx.combine(p, static), ref_pts), ref_vals))
-    opt = gauss_newton()
+    opt = gauss_newton() if args.optimizer == "gauss_newton" else optax.lbfgs()
     opt_state = opt.init(params)
 
     @jax.jit
     def step(params, opt_state, pts):
+        if args.optimizer == "lbfgs":
+            value_fn = total_loss_fn(problem, static, weights, pts)
+            value, grad = jax.value_and_grad(value_fn)(params)
+            updates, opt_state = opt.update(
+                grad, opt_state, params, value=value, grad=grad, value_fn=value_fn
+            )
+            return optax.apply_updates(params, updates), opt_state, value
         value_fn = WeightedLoss(
             total_loss_fn(problem, static, weights, pts), weighted_residuals_fn(problem, static, weights, pts)
         )
@@ -91,10 +100,11 @@ def polish(args) -> None:
             key, sub = jax.random.split(key)
             pts = draw(params, sub)
         params, opt_state, loss = step(params, opt_state, pts)
-        if i < 3 or i % 5 == 4:
+        if i < 3 or i % args.every == args.every - 1:
             print(
-                f"gn {i + 1:4d} loss {float(loss):.3e} rho {float(opt_state.rho):.1e} "
-                f"error {float(error(params)):.4e} {time.perf_counter() - t0:7.1f} s",
+                f"{args.optimizer} {i + 1:4d} loss {float(loss):.3e} "
+                + (f"rho {float(opt_state.rho):.1e} " if args.optimizer == "gauss_newton" else "")
+                + f"error {float(error(params)):.4e} {time.perf_counter() - t0:7.1f} s",
                 flush=True,
             )
 
@@ -109,6 +119,8 @@ def main() -> None:
     ap.add_argument("--redraw", type=int, default=25, help="steps between redraws")
     ap.add_argument("--delta", type=float, default=0.0, help="no points this close to the lid's ends")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--optimizer", choices=("gauss_newton", "lbfgs"), default="gauss_newton")
+    ap.add_argument("--every", type=int, default=5, help="steps between printed lines")
     args = ap.parse_args()
     with jax.enable_x64(True):
         polish(args)
