@@ -28,7 +28,7 @@ import optax
 
 import pinnsight as ps
 from pinnsight.losses import WeightedLoss, relative_l2, total_loss_fn, weighted_residuals_fn
-from pinnsight.optim.gauss_newton import gauss_newton
+from pinnsight.optim import POLISHERS
 
 POOL = 32_768
 
@@ -73,7 +73,7 @@ def polish(args) -> None:
     ref = problem.reference_data
     ref_pts, ref_vals = jnp.asarray(ref.points), jnp.asarray(ref.values)
     error = jax.jit(lambda p: relative_l2(problem.observe(eqx.combine(p, static), ref_pts), ref_vals))
-    opt = gauss_newton() if args.optimizer == "gauss_newton" else optax.lbfgs()
+    opt = POLISHERS[args.optimizer]()  # the polish stage of `optim.polish`, as training builds it
     opt_state = opt.init(params)
 
     @jax.jit
@@ -119,7 +119,7 @@ def main() -> None:
     ap.add_argument("--redraw", type=int, default=25, help="steps between redraws")
     ap.add_argument("--delta", type=float, default=0.0, help="no points this close to the lid's ends")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--optimizer", choices=("gauss_newton", "lbfgs"), default="gauss_newton")
+    ap.add_argument("--optimizer", choices=tuple(POLISHERS), default="gauss_newton")
     ap.add_argument("--every", type=int, default=5, help="steps between printed lines")
     args = ap.parse_args()
     with jax.enable_x64(True):
