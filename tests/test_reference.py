@@ -77,6 +77,57 @@ def test_scraper_flow_meets_the_walls_and_solves_stokes_near_each_lid_end():
         assert float(jnp.max(jnp.abs(stokes_defect(jnp.array([0.5, 0.5]))))) > 1e-2
 
 
+def test_confined_corner_flow_is_stokes_near_each_end_and_nothing_beyond_its_radius():
+    """lid_corner_flow(..., radius=R): Taylor's flow within R/2 of each end, zero beyond R,
+    no slip on the side walls everywhere, psi = 0 on the lid and u = 1 within R/2 of an end."""
+    with jax.enable_x64(True):
+        re, radius = 100.0, 0.1
+
+        def flow(x):
+            return lid_corner_flow(x, re, radius)
+
+        uv = velocity(flow)
+
+        def stokes_defect(x):
+            hess = jax.jacfwd(jax.jacfwd(uv))(x)
+            return jax.grad(lambda y: flow(y)[1])(x) - (hess[:, 0, 0] + hess[:, 1, 1]) / re
+
+        for t, speed in [(0.0, 1.0), (0.03, 1.0), (0.97, 1.0), (1.0, 1.0), (0.2, 0.0), (0.5, 0.0)]:
+            np.testing.assert_allclose(uv(jnp.array([t, 1.0])), [speed, 0.0], atol=1e-7)
+            assert abs(float(flow(jnp.array([t, 1.0]))[0])) < 1e-8
+        mid = float(uv(jnp.array([0.075, 1.0]))[0])  # the cutoff's middle: c = 1/2 there
+        np.testing.assert_allclose(mid, 0.5, atol=1e-7)
+        for y in [0.5, 0.925, 0.95, 0.999]:  # 0.925: inside the cutoff's band, grad c != 0
+            np.testing.assert_allclose(uv(jnp.array([0.0, y])), 0.0, atol=1e-7)
+            np.testing.assert_allclose(uv(jnp.array([1.0, y])), 0.0, atol=1e-7)
+        for x in [[0.01, 0.995], [0.03, 0.98], [0.99, 0.999]]:
+            assert float(jnp.max(jnp.abs(stokes_defect(jnp.array(x))))) < 1e-5, x
+        for x in [[0.5, 0.5], [0.2, 0.95], [0.95, 0.85]]:
+            np.testing.assert_allclose(flow(jnp.array(x)), 0.0, atol=1e-15)
+        # between R/2 and R the cutoff is not Stokes: the test can fail
+        assert float(jnp.max(jnp.abs(stokes_defect(jnp.array([0.05, 0.95]))))) > 1e-2
+        problem = ps.get_problem("cavity", singular_corners=True, singular_radius=radius)
+        assert problem.params == {"Re": 100.0, "singular_corners": True, "singular_radius": radius}
+        with pytest.raises(ValueError, match="singular_corners=true"):
+            ps.get_problem("cavity", singular_radius=radius)
+
+
+@pytest.mark.parametrize("radius", [0.0, 0.2])
+def test_singular_corners_residual_is_finite_on_the_side_walls(radius):
+    """A residual point drawn on a side wall itself (x = 0 or 1 exactly: uniform float32
+    sampling draws such points) made the Taylor-mode residual nan and stopped a run at step
+    24,898 (the jet of atan2(a, b) divides by b = x)."""
+    problem = ps.get_problem("cavity", singular_corners=True, singular_radius=radius)
+    net = ps.MLP((2, 8, 2), key=jax.random.PRNGKey(1))
+    top = 1.0 - 2.0**-23  # the sampler's largest y
+    pts = jnp.array([[0.0, 0.7656247615814209], [1.0, 0.5], [0.0, 0.99], [1.0, 0.999], [0.0, top]])
+    assert np.isfinite(np.asarray(problem.residuals(net, pts))).all()
+    with jax.enable_x64(True):  # and it is the limit from inside, not just a finite number
+        wall = jnp.array([[0.0, 0.7656247615814209], [1.0, 0.5]])
+        inside = wall + jnp.array([[1e-7, 0.0], [-1e-7, 0.0]])
+        np.testing.assert_allclose(problem.residuals(net, wall), problem.residuals(net, inside), rtol=1e-4)
+
+
 def test_singular_corners_is_the_plain_cavity_on_the_network_plus_the_corner_flow():
     with jax.enable_x64(True):
         plain = ps.get_problem("cavity")
