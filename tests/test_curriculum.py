@@ -107,6 +107,11 @@ BAD = [
     ({"C": (1.0,), "steps": (10,), "batch_size": (2.5,)}, "None, a positive integer"),
     ({"C": (1.0,), "steps": (10,), "batch_size": ({"residual": 0},)}, "None, a positive integer"),
     ({"C": (1.0,), "steps": (10,), "batch_size": ({},)}, "a non-empty {term"),
+    ({"C": (1.0,), "steps": (10,), "final_params": (None, None)}, "1 value(s) of 'C' but 2 `final_params`"),
+    ({"C": (1.0,), "steps": (10,), "final_params": (4,)}, "None or a non-empty table"),
+    ({"C": (1.0,), "steps": (10,), "final_params": ({},)}, "None or a non-empty table"),
+    ({"C": (1.0,), "steps": (10,), "final_params": ({"C": 2.0},)}, "has 'C' in final_params"),
+    ({"C": (1.0,), "steps": (10,), "final_params": ({"zz": 2.0},)}, "unknown parameter(s) ['zz']"),
 ]
 
 
@@ -323,6 +328,53 @@ def test_a_run_stopped_mid_curriculum_resumes_bit_identical(whole, tmp_path, sto
         assert (out / name).read_bytes() == (whole / name).read_bytes(), name
     assert _rows(out) == _rows(whole)
     assert _summary(out) == _summary(whole)
+
+
+# -- the run's own stage: final_params -----------------------------------------------------------
+
+
+def _helmholtz(**values) -> ps.RunConfig:
+    """Helmholtz at a1 = 2 after a stage at a1 = 1, the last stage with k = 2 if the ladder's
+    ``final_params`` say so: 20 + 20 steps of a tiny network."""
+    base = {"a1": 2.0, "net.layers": (2, 8, 8, 1), "run.chunk_size": 10, "run.steps": 20}
+    return ps.RunConfig.create(problem="helmholtz", **{**base, **values})
+
+
+def test_final_params_change_the_run_s_own_stage_only(tmp_path):
+    ladder = {"a1": (1.0, 2.0), "steps": (20, 99), "final_params": (None, {"k": 2.0})}
+    cfg = _helmholtz(**{"run.curriculum": ladder})
+    assert [s.params for s in stages_of(cfg)] == [{"a1": 1.0}, {"a1": 2.0, "k": 2.0}]
+    # a run ending elsewhere (a1 = 3, off the ladder) takes none of them
+    off = stages_of(_helmholtz(a1=3.0, **{"run.curriculum": ladder}))
+    assert [s.params.get("k") for s in off] == [None] * 3
+    # the run's own problem.params win over them
+    assert stages_of(_helmholtz(k=1.5, **{"run.curriculum": ladder}))[-1].params["k"] == 1.5
+    out = tmp_path / "run"
+    run(cfg, out, progress=False)
+    config, problem, net = load_run(out)  # the folder alone rebuilds the last stage's problem
+    assert problem.params["k"] == 2.0 and config == cfg
+    ref = problem.reference_data
+    error = float(ps.losses.relative_l2(problem.observe(net, ref.points), ref.values))
+    summary = json.loads((out / "summary.json").read_text())
+    assert error == pytest.approx(summary["final_error"], rel=1e-5)
+    plain = tmp_path / "plain"  # the same ladder without final_params: another last stage
+    run(_helmholtz(**{"run.curriculum": {"a1": (1.0, 2.0), "steps": (20, 99)}}), plain, progress=False)
+    assert _rows(plain)[:2] == _rows(out)[:2] and _rows(plain)[2:] != _rows(out)[2:]
+
+
+def test_the_cavity_s_best_adds_the_corner_flow_at_re_100_only():
+    from pinnsight.experiments.build import build_problem
+
+    def last(recipe, **values):
+        return stages_of(ps.RunConfig.create(problem="cavity", recipe=recipe, **values))[-1].params
+
+    best = ps.RunConfig.create(problem="cavity", recipe="best")
+    assert last("best") == last("corner_flow")  # at Re = 100: the corner flow's very problem
+    assert build_problem(best).params["singular_radius"] == 0.2
+    for re in (400, 1000):  # above it, no stage has the corner flow
+        stages = stages_of(ps.RunConfig.create(problem="cavity", recipe="best", Re=re))
+        assert not any(s.params.get("singular_corners") for s in stages)
+    assert last("best", singular_radius=0.3)["singular_radius"] == 0.3  # a value set wins
 
 
 # -- recipes and the recipe table ----------------------------------------------------------------

@@ -17,6 +17,7 @@ from ..problems import get_problem
 from ..sampling import SAMPLERS, Sampler
 from ..weighting import BALANCERS, Balancer, frozen_from
 from .config import RunConfig
+from .curriculum import final_params
 
 __all__ = [
     "build_problem",
@@ -31,7 +32,9 @@ __all__ = [
 
 
 def build_problem(config: RunConfig) -> Problem:
-    return get_problem(config.problem.name, **config.problem.params)
+    """The run's own problem: ``problem.params``, over the curriculum's ``final_params`` at
+    the run's target if it has them (`pinnsight.experiments.curriculum.final_params`)."""
+    return get_problem(config.problem.name, **final_params(config), **config.problem.params)
 
 
 def build_net(config: RunConfig, problem: Problem, key: jax.Array):

@@ -37,7 +37,7 @@ from ..problems import PROBLEMS, check_params, get_problem, problem_defaults
 from ..sampling import SAMPLERS
 from ..train import DEFAULT_EVAL_POINTS
 from ..weighting import BALANCERS
-from .curriculum import check_curriculum, total_steps
+from .curriculum import check_curriculum, final_params, total_steps
 from .options import Option, coerce, factory_options
 
 __all__ = [
@@ -202,12 +202,13 @@ class RunSection:
         },
     )
     x64: bool = field(default=False, metadata={"doc": "train in float64"})
-    curriculum: dict[str, tuple[int | float | dict[str, int] | None, ...]] = field(
+    curriculum: dict[str, tuple[int | float | dict[str, int] | dict[str, Any] | None, ...]] = field(
         default_factory=dict,
         metadata={
             "doc": "stages before the target: {PARAM: (values...), 'steps': (n...)}, each "
             "warm-started, optionally 'learning_rate': (initial rate per value...) and "
-            "'batch_size': (points per step per value, None: sampling.batch_size...) "
+            "'batch_size': (points per step per value, None: sampling.batch_size...) and "
+            "'final_params': (problem parameters of a run that ends at that value, or None...) "
             "(pinnsight.experiments.curriculum); {}: none"
         },
     )
@@ -441,7 +442,8 @@ def _check_ranges(config: RunConfig, section: str) -> None:
     kind = getattr(config, section).kind
     args = ()
     if section == "sampling":  # a sampler's factory takes the domain first
-        args = (get_problem(config.problem.name, **config.problem.params).domain,)
+        params = {**final_params(config), **config.problem.params}
+        args = (get_problem(config.problem.name, **params).domain,)
     try:
         REGISTRIES[section][kind](*args, **config.options(section))
     except ValueError as err:

@@ -41,6 +41,15 @@ with more points costs more per step; spend them where the flow is hardest: the 
 Re = 1000 stage with 512 residual points ends at 0.157 / 0.094 against 0.193 / 0.120 with
 128 (two seeds, docs/RESULTS.md §10).
 
+**Problem parameters of the run's own stage** (optional): ``"final_params": ({"singular_corners":
+True, "singular_radius": 0.2}, None, None)``, one table (or None) per ladder value, adds
+those parameters of the problem to the *last* stage of a run whose target is that value, and
+to no earlier stage of any run: a choice that pays when the run ends there but not as a warm
+start for the next value. The run's own ``problem.params`` win over them (set a key to
+override it). The cavity's ``best`` uses it for Taylor's corner flow, which takes a run ending
+at Re = 100 from 2.85e-2 to 8.60e-3 but a run through Re = 100 to Re = 1000 from 0.0803 to
+0.139 (docs/RESULTS.md §10).
+
 **A stage** $k$ trains steps $s_k+1, \dots, e_k$ of the run's one step counter
 (``metrics.csv``, checkpoints and diagnostics count the run's steps). It starts from the
 network of stage $k-1$ (its parameters $\theta_{e_{k-1}}$) with a *fresh* optimiser state
@@ -88,6 +97,7 @@ __all__ = [
     "STAGES_FILE",
     "check_curriculum",
     "stages_of",
+    "final_params",
     "total_steps",
     "stage_key",
     "stage_balancer",
@@ -103,7 +113,7 @@ STAGES_FILE = "stages.json"
 
 KEY = "run.curriculum"
 EXAMPLE = "run.curriculum={'Re': (100, 400), 'steps': (20000, 20000)}"
-PER_STAGE = ("learning_rate", "batch_size")
+PER_STAGE = ("learning_rate", "batch_size", "final_params")
 """The optional per-value settings of a ladder besides ``steps`` (module docstring)."""
 
 
@@ -194,6 +204,7 @@ def check_curriculum(spec: Mapping[str, Any], problem: str) -> None:
             raise _bad(f"has steps = {steps!r}; each must be a positive integer.")
     _check_learning_rates(spec, name, len(values))
     _check_batch_sizes(spec, name, len(values))
+    _check_final_params(spec, name, problem, len(values))
     for v in values:
         try:
             check_params(problem, {name: v})
@@ -252,6 +263,26 @@ def _check_batch_sizes(spec: Mapping[str, Any], name: str, count: int) -> None:
             )
 
 
+def _check_final_params(spec: Mapping[str, Any], name: str, problem: str, count: int) -> None:
+    """Refuse a ``final_params`` ladder that is not one entry (None, or a table of the
+    problem's parameters other than ``name``, with valid values) per value."""
+    entries = _per_value(spec, "final_params", name, count, "table of parameters (or None)")
+    for e in entries:
+        if e is None:
+            continue
+        if not isinstance(e, Mapping) or not e:
+            raise _bad(
+                f"has final_params = {entries!r}; each must be None or a non-empty table "
+                "of the problem's parameters, e.g. {'grid': 200}."
+            )
+        if name in e:
+            raise _bad(f"has {name!r} in final_params; the ladder sets it, leave it out.")
+        try:
+            check_params(problem, dict(e))
+        except ValueError as err:
+            raise _bad(f"final_params {dict(e)!r}: {err}") from None
+
+
 def _precedes(values: Sequence[float], v: float, target: float) -> bool:
     """Whether ladder value ``v`` comes before ``target`` (module docstring)."""
     if len(values) == 1:
@@ -276,13 +307,31 @@ def stages_of(config: RunConfig) -> list[Stage]:
     plan = [(v, int(n), r, b, k) for k, (v, n, r, b) in enumerate(ladder) if _precedes(values, v, target)]
     on_ladder = [(r, b, k) for k, (v, _, r, b) in enumerate(ladder) if math.isclose(v, target, rel_tol=1e-12)]
     plan.append((target, config.run.steps, *(on_ladder[0] if on_ladder else (None, None, None))))
+    final = final_params(config)
     stages, start = [], 0
     for i, (v, n, r, b, k) in enumerate(plan):
-        stage_params = params if i == len(plan) - 1 else {**params, name: v}
+        stage_params = {**final, **params} if i == len(plan) - 1 else {**params, name: v}
         batch = dict(b) if isinstance(b, Mapping) else b
         stages.append(Stage(i, stage_params, start, n, len(plan), name, v, r, batch, k))
         start += n
     return stages
+
+
+def final_params(config: RunConfig) -> dict[str, Any]:
+    """The ladder's ``final_params`` at the run's target (module docstring): the problem
+    parameters its last stage adds below the run's own ``problem.params``; ``{}`` if the
+    target is not on the ladder or the ladder has none."""
+    spec = config.run.curriculum
+    if not spec or "final_params" not in spec:
+        return {}
+    problem = config.problem.name
+    name = next(k for k in spec if k not in ("steps", *PER_STAGE))
+    params = {**problem_defaults(problem), **dict(config.problem.params)}
+    target = float(check_params(problem, params)[name])
+    for v, extra in zip(spec[name], spec["final_params"], strict=True):
+        if extra and math.isclose(float(v), target, rel_tol=1e-12):
+            return {k: extra[k] for k in extra if k not in config.problem.params}
+    return {}
 
 
 def total_steps(config: RunConfig) -> int:

@@ -58,19 +58,22 @@ def describe(cfg: RunConfig) -> str:
 
 
 def _stages(cfg: RunConfig) -> list[str]:
-    """One comment line with the stages of a curriculum (none without one)."""
-    from .curriculum import stages_of
+    """One comment line with the stages of a curriculum (none without one), and one with the
+    problem parameters its ``final_params`` add to the run's own stage (none without them)."""
+    from .curriculum import final_params, stages_of
 
-    stages = stages_of(cfg)
+    stages, final = stages_of(cfg), final_params(cfg)
+    adds = " ".join(f"{k}={v}" for k, v in final.items())
+    extra = [f"  # the run's own stage adds: {adds}"] if final else []
     if len(stages) == 1:
-        return []
+        return extra
 
     def stage(s) -> str:
         rate = "" if s.learning_rate is None else f", learning rate {s.learning_rate:g}"
         return f"{s.value:g} ({s.steps} steps{rate}{_batch(s.batch_size)})"
 
     path = " -> ".join(stage(s) for s in stages)
-    return [f"  # stages: {stages[0].name} = {path}; {stages[-1].end} steps in all"]
+    return [f"  # stages: {stages[0].name} = {path}; {stages[-1].end} steps in all", *extra]
 
 
 def _batch(batch: int | dict[str, int] | None) -> str:

@@ -147,12 +147,13 @@ def _check_singular(singular_corners: bool, singular_radius: float) -> None:
     if singular_radius and not singular_corners:
         raise ValueError(
             f"singular_radius = {singular_radius} only applies to the corner flow: "
-            "add singular_corners=true, or leave singular_radius at 0."
+            "add singular_corners=true, or set singular_radius=0."
         )
 
 
-# The cavity's `best` (the comment at `recipes=` below says what each key is for).
-_BEST = {
+# The cavity's `best` before the corner flow (the comment at `recipes=` below says what each
+# key is for); `corner_flow` is it with the corner flow in every stage.
+_BEST_WITHOUT_CORNER_FLOW = {
     "net.kind": "pirate",
     "optim.kind": "soap",
     "optim.warmup_steps": 2000,
@@ -163,6 +164,17 @@ _BEST = {
         "steps": (40_000, 40_000, 40_000),
         "learning_rate": (1e-3, 3e-4, 1e-4),
         "batch_size": (None, None, {"residual": 512}),
+    },
+}
+# Taylor's Stokes flow at each end of the lid, within 0.2 of it (`lid_corner_flow`).
+_CORNER_FLOW = {"singular_corners": True, "singular_radius": 0.2}
+# `best`: the corner flow in a run that ends at Re = 100 only (`final_params`), not as a warm
+# start for Re = 400 and 1000, where it does not pay.
+_BEST = {
+    **_BEST_WITHOUT_CORNER_FLOW,
+    "run.curriculum": {
+        **_BEST_WITHOUT_CORNER_FLOW["run.curriculum"],
+        "final_params": (_CORNER_FLOW, None, None),
     },
 }
 
@@ -191,18 +203,17 @@ _BEST = {
         # near 0.2 (3 seeds: 0.038 / 0.080 / 0.049 against 0.036 / 0.194 / 0.069), and
         # Re = 1000 ends at 0.0803 / 0.194 / 0.0976 against 0.0888 / 0.406 / 0.1895 (median
         # 0.0976 against 0.189), ≈ 56 min a run on one core; Re = 100 pays a little (median
-        # 2.85e-2 against 2.66e-2 on the same machine).
+        # 2.85e-2 against 2.66e-2 on the same machine). A run that ends at Re = 100 adds
+        # Taylor's Stokes flow at each end of the lid, confined to within 0.2 of it
+        # (`lid_corner_flow`, through the curriculum's `final_params`): the sum carries the
+        # lid's discontinuity and the 1/r pressure that no smooth network fits. 3 seeds:
+        # median 8.60e-3 (6.45e-3 - 1.19e-2) against 2.85e-2 without it.
         "best": _BEST,
-        # `best` plus Taylor's Stokes flow at each end of the lid, confined to within 0.2 of
-        # it (`lid_corner_flow`): the sum carries the lid's discontinuity and the 1/r pressure
-        # that no smooth network fits. At Re = 100, 3 seeds: median 8.60e-3 (6.45e-3 - 1.19e-2)
-        # against `best`'s 2.85e-2 (docs/RESULTS.md §10); above Re = 100 it is worse than
-        # `best` (Re = 1000, seeds 0 and 1: 0.139 / 0.199 against 0.0803 / 0.194), so it is
-        # not `best`.
+        # The corner flow in every stage: as `best` at Re = 100, worse above it (Re = 1000,
+        # seeds 0 and 1: 0.139 / 0.199 against `best`'s 0.0803 / 0.194, docs/RESULTS.md §10).
         "corner_flow": {
-            **_BEST,
-            "problem.params.singular_corners": True,
-            "problem.params.singular_radius": 0.2,
+            **_BEST_WITHOUT_CORNER_FLOW,
+            **{f"problem.params.{k}": v for k, v in _CORNER_FLOW.items()},
         },
         # Untuned (no number behind it): the literature's recipe (jaxpi's ldc example and Wang
         # et al., "An expert's guide to training PINNs", arXiv:2308.08468: a modified MLP,
