@@ -13,11 +13,10 @@ from ..diagnostics.recorders import HistogramRecorder, StiffnessRecorder
 from ..nets import NETWORKS, check_network, input_stats
 from ..optim import OPTIMIZERS, POLISHERS, paper_schedule, switch_at
 from ..problem import Problem
-from ..problems import get_problem
 from ..sampling import SAMPLERS, Sampler
 from ..weighting import BALANCERS, Balancer, frozen_from
 from .config import RunConfig
-from .curriculum import final_params
+from .curriculum import run_problem
 
 __all__ = [
     "build_problem",
@@ -34,7 +33,7 @@ __all__ = [
 def build_problem(config: RunConfig) -> Problem:
     """The run's own problem: ``problem.params``, over the curriculum's ``final_params`` at
     the run's target if it has them (`pinnsight.experiments.curriculum.final_params`)."""
-    return get_problem(config.problem.name, **final_params(config), **config.problem.params)
+    return run_problem(config)
 
 
 def build_net(config: RunConfig, problem: Problem, key: jax.Array):

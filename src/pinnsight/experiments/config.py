@@ -33,11 +33,11 @@ from typing import Any
 
 from ..nets import NETWORKS
 from ..optim import OPTIMIZERS
-from ..problems import PROBLEMS, check_params, get_problem, problem_defaults
+from ..problems import PROBLEMS, check_params, problem_defaults
 from ..sampling import SAMPLERS
 from ..train import DEFAULT_EVAL_POINTS
 from ..weighting import BALANCERS
-from .curriculum import check_curriculum, final_params, total_steps
+from .curriculum import check_curriculum, run_problem, total_steps
 from .options import Option, coerce, factory_options
 
 __all__ = [
@@ -442,8 +442,7 @@ def _check_ranges(config: RunConfig, section: str) -> None:
     kind = getattr(config, section).kind
     args = ()
     if section == "sampling":  # a sampler's factory takes the domain first
-        params = {**final_params(config), **config.problem.params}
-        args = (get_problem(config.problem.name, **params).domain,)
+        args = (run_problem(config).domain,)
     try:
         REGISTRIES[section][kind](*args, **config.options(section))
     except ValueError as err:

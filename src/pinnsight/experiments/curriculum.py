@@ -47,8 +47,9 @@ those parameters of the problem to the *last* stage of a run whose target is tha
 to no earlier stage of any run: a choice that pays when the run ends there but not as a warm
 start for the next value. The run's own ``problem.params`` win over them (set a key to
 override it). The cavity's ``best`` uses it for Taylor's corner flow, which takes a run ending
-at Re = 100 from 2.85e-2 to 8.60e-3 but a run through Re = 100 to Re = 1000 from 0.0803 to
-0.139 (docs/RESULTS.md §10).
+at Re = 100 from 2.85e-2 to 8.60e-3 (3-seed medians) but, in every stage of a run through
+Re = 100 to Re = 1000, that run from 0.0803 / 0.194 to 0.139 / 0.199 (seeds 0 / 1;
+docs/RESULTS.md §10).
 
 **A stage** $k$ trains steps $s_k+1, \dots, e_k$ of the run's one step counter
 (``metrics.csv``, checkpoints and diagnostics count the run's steps). It starts from the
@@ -98,6 +99,7 @@ __all__ = [
     "check_curriculum",
     "stages_of",
     "final_params",
+    "run_problem",
     "total_steps",
     "stage_key",
     "stage_balancer",
@@ -290,27 +292,37 @@ def _precedes(values: Sequence[float], v: float, target: float) -> bool:
     return v < target if values[-1] > values[0] else v > target
 
 
+def _ladder(config: RunConfig) -> tuple[str, list[float], float, int | None]:
+    """The curriculum's parameter, its ladder values, the run's target value and the rung
+    the target is on (None: off the ladder); the config must have a curriculum."""
+    problem, spec = config.problem.name, config.run.curriculum
+    name = next(k for k in spec if k not in ("steps", *PER_STAGE))
+    params = {**problem_defaults(problem), **dict(config.problem.params)}
+    target = float(check_params(problem, params)[name])
+    values = [float(v) for v in spec[name]]
+    rungs = [k for k, v in enumerate(values) if math.isclose(v, target, rel_tol=1e-12)]
+    return name, values, target, rungs[0] if rungs else None
+
+
 def stages_of(config: RunConfig) -> list[Stage]:
     """The stages of ``config``: the ladder values before the target, then the target
-    (``run.steps`` steps). One stage without a curriculum."""
+    (``run.steps`` steps) with its rung's ``final_params``. One stage without a curriculum."""
     problem = config.problem.name
     params = check_params(problem, dict(config.problem.params))
     spec = config.run.curriculum
     if not spec:
         return [Stage(0, params, 0, config.run.steps)]
-    name = next(k for k in spec if k not in ("steps", *PER_STAGE))
-    target = float(check_params(problem, {**problem_defaults(problem), **params})[name])
-    values = [float(v) for v in spec[name]]
+    name, values, target, rung = _ladder(config)
     rates = [None if r is None else float(r) for r in spec.get("learning_rate", [None] * len(values))]
     batches = list(spec.get("batch_size", [None] * len(values)))
     ladder = list(zip(values, spec["steps"], rates, batches, strict=True))
     plan = [(v, int(n), r, b, k) for k, (v, n, r, b) in enumerate(ladder) if _precedes(values, v, target)]
-    on_ladder = [(r, b, k) for k, (v, _, r, b) in enumerate(ladder) if math.isclose(v, target, rel_tol=1e-12)]
-    plan.append((target, config.run.steps, *(on_ladder[0] if on_ladder else (None, None, None))))
-    final = final_params(config)
+    own = (None, None) if rung is None else (rates[rung], batches[rung])
+    plan.append((target, config.run.steps, *own, rung))
+    last = check_params(problem, {**final_params(config), **params})
     stages, start = [], 0
     for i, (v, n, r, b, k) in enumerate(plan):
-        stage_params = {**final, **params} if i == len(plan) - 1 else {**params, name: v}
+        stage_params = last if i == len(plan) - 1 else {**params, name: v}
         batch = dict(b) if isinstance(b, Mapping) else b
         stages.append(Stage(i, stage_params, start, n, len(plan), name, v, r, batch, k))
         start += n
@@ -324,14 +336,27 @@ def final_params(config: RunConfig) -> dict[str, Any]:
     spec = config.run.curriculum
     if not spec or "final_params" not in spec:
         return {}
-    problem = config.problem.name
-    name = next(k for k in spec if k not in ("steps", *PER_STAGE))
-    params = {**problem_defaults(problem), **dict(config.problem.params)}
-    target = float(check_params(problem, params)[name])
-    for v, extra in zip(spec[name], spec["final_params"], strict=True):
-        if extra and math.isclose(float(v), target, rel_tol=1e-12):
-            return {k: extra[k] for k in extra if k not in config.problem.params}
-    return {}
+    rung = _ladder(config)[3]
+    table = {} if rung is None else spec["final_params"][rung] or {}
+    return {k: v for k, v in table.items() if k not in config.problem.params}
+
+
+def run_problem(config: RunConfig):
+    """The run's own problem (its last stage's): ``problem.params`` over `final_params`. A
+    problem that refuses the two together says which keys the ladder added."""
+    from ..problems import get_problem
+
+    final = final_params(config)
+    try:
+        return get_problem(config.problem.name, **final, **config.problem.params)
+    except ValueError as err:
+        if not final:
+            raise
+        added = ", ".join(f"{k}={v!r}" for k, v in final.items())
+        raise ValueError(
+            f"{err} (`run.curriculum` final_params add {added} to a run that ends at "
+            f"{_ladder(config)[0]} = {_ladder(config)[2]:g}; set those keys too.)"
+        ) from None
 
 
 def total_steps(config: RunConfig) -> int:

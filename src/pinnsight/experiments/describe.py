@@ -63,7 +63,7 @@ def _stages(cfg: RunConfig) -> list[str]:
     from .curriculum import final_params, stages_of
 
     stages, final = stages_of(cfg), final_params(cfg)
-    adds = " ".join(f"{k}={v}" for k, v in final.items())
+    adds = " ".join(f"{k}={_fmt(v)}" for k, v in final.items())
     extra = [f"  # the run's own stage adds: {adds}"] if final else []
     if len(stages) == 1:
         return extra
