@@ -91,6 +91,7 @@ from ..train import FitResult, TrainState, init_state
 from ..weighting import Balancer
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..problem import Problem
     from .config import RunConfig
 
 __all__ = [
@@ -341,7 +342,7 @@ def final_params(config: RunConfig) -> dict[str, Any]:
     return {k: v for k, v in table.items() if k not in config.problem.params}
 
 
-def run_problem(config: RunConfig):
+def run_problem(config: RunConfig) -> Problem:
     """The run's own problem (its last stage's): ``problem.params`` over `final_params`. A
     problem that refuses the two together says which keys the ladder added."""
     from ..problems import get_problem

@@ -111,8 +111,8 @@ def probe_config(config: RunConfig, problem: Problem) -> RunConfig:
     parameters (over the ladder's ``final_params`` at the target) with that stage's learning
     rate and batch where a ``run.curriculum`` ladder sets them (the rate and batch it trains
     with), from a fresh network for ``run.steps`` steps. The earlier stages' warm start is not
-    part of a probe. ``config`` itself without a ladder (or
-    for a script's problem, which a ladder of the registered problem does not describe)."""
+    part of a probe. ``config`` itself without a ladder (or for a script's problem, which a
+    ladder of the registered problem does not describe)."""
     if not config.run.curriculum or problem.name != config.problem.name:
         return config
     return stage_config(config, stages_of(config)[-1], problem)
