@@ -47,7 +47,7 @@ those parameters of the problem to the *last* stage of a run whose target is tha
 to no earlier stage of any run: a choice that pays when the run ends there but not as a warm
 start for the next value. The run's own ``problem.params`` win over them (set a key to
 override it). The cavity's ``best`` uses it for Taylor's corner flow, which takes a run ending
-at Re = 100 from 2.85e-2 to 8.60e-3 (3-seed medians) but, in every stage of a run through
+at Re = 100 from 2.85e-2 to 5.61e-3 (3-seed medians; radius 0.3) but, in every stage of a run through
 Re = 100 to Re = 1000, that run from 0.0803 / 0.194 to 0.139 / 0.199 (seeds 0 / 1;
 docs/RESULTS.md §10).
 
