@@ -2,7 +2,7 @@ r"""Can `best`'s network hold the cavity's flow, and does the PINN loss keep it 
 
     python benchmarks/explore_cavity_capacity.py [--re 1000] [--steps 40000] [--batch 512]
         [--seed 0] [--set KEY=VALUE ...] [--save F] [--load F] [--pde-weight 0]
-        [--pinn-steps 0] [--pinn-lr 1e-4]
+        [--pinn-steps 0] [--pinn-lr 1e-4] [--pinn-seed S]
 
 A probe, not a way to train a PINN (it reads the answer). The network of ``pinnsight train
 cavity --recipe best`` (a PirateNet of width 50 unless ``--set net.layers=...``), with its
@@ -26,7 +26,8 @@ points within 0.01, 0.05 and 0.1 of a lid end; each wall on 1,024 points).
 with `best`'s balancer from its initial weights, its optimiser, 512 residual points and 128 per
 wall, the paper's schedule from ``--pinn-lr``: the Re = 1000 stage of `best`), and prints the
 error every 2,500 steps: does the PDE loss keep a network that is near the reference near it?
-``--seed`` picks the PINN's points (and the initial network when nothing is loaded).
+``--seed`` picks the initial network (keep the saving run's with ``--load``: the network's
+fixed parts come from it) and the points; ``--pinn-seed`` the PINN's points alone.
 
 What it answers: a network that can be fitted far below the target, and that the PINN loss
 keeps near it, but that a PINN run from scratch leaves at 0.08 - 0.19, is limited by the path
@@ -73,6 +74,7 @@ def main() -> None:
     ap.add_argument("--pde-weight", type=float, default=0.0, help="beta: add beta x the residual loss")
     ap.add_argument("--pinn-steps", type=int, default=0)
     ap.add_argument("--pinn-lr", type=float, default=1e-4)
+    ap.add_argument("--pinn-seed", type=int, default=None, help="the PINN's points (default: --seed)")
     args = ap.parse_args()
     config = ps.RunConfig.create(problem="cavity", recipe="best", steps=max(args.steps, 1), seed=args.seed)
     config = config.override(**{"problem.params.Re": args.re, "run.curriculum": {}})
@@ -107,7 +109,8 @@ def main() -> None:
     if args.save:
         eqx.tree_serialise_leaves(args.save, net)
     if args.pinn_steps:
-        _pinn(config, problem, net, args)
+        net = _pinn(config, problem, net, args)
+        print(f"after the PINN steps: PINN losses {pde_losses(net)}", flush=True)
 
 
 def _pde_losses(problem, key):
@@ -135,8 +138,8 @@ def _pde_losses(problem, key):
 _ENDS = (0.01, 0.05, 0.1)
 
 
-def _pinn(config, problem, net, args) -> None:
-    """Train ``net`` as a PINN from the fitted weights; print the error trace."""
+def _pinn(config, problem, net, args):
+    """Train ``net`` as a PINN from the fitted weights; print the error trace; the network."""
     cfg = config.override(
         **{
             "optim.learning_rate": args.pinn_lr,
@@ -148,7 +151,7 @@ def _pinn(config, problem, net, args) -> None:
         net,
         build_balancer(cfg),
         steps=args.pinn_steps,
-        key=jax.random.PRNGKey(args.seed + 2),
+        key=jax.random.PRNGKey((args.seed if args.pinn_seed is None else args.pinn_seed) + 2),
         optimizer=build_optimizer(cfg),
         sampler=build_sampler(cfg, problem),
         batch_size=cfg.sampling.batch_size,
@@ -159,6 +162,7 @@ def _pinn(config, problem, net, args) -> None:
     print(
         f"as a PINN from the fit, lr0 = {args.pinn_lr:g}: {trace}; final {result.summary['final_error']:.4e}"
     )
+    return result.net
 
 
 def _reference_nodes(re: float, grid: int) -> tuple[jax.Array, jax.Array]:
