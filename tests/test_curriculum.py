@@ -186,15 +186,20 @@ def plain(tmp_path_factory) -> Path:
     return out
 
 
-def _second_stage_by_hand(plain: Path, learning_rate: float | None = None, batch_size=None) -> ps.FitResult:
+def _second_stage_by_hand(
+    plain: Path, learning_rate: float | None = None, batch_size=None, weighting=None
+) -> ps.FitResult:
     """`fit` at C = 2 from ``plain``'s final network, with a fresh optimiser (initial rate
     ``learning_rate``, else the config's) and balancer state, the key fold_in(key, 1), the
-    run's step count going on from 20, and ``batch_size`` points (else the config's)."""
+    run's step count going on from 20, ``batch_size`` points (else the config's) and the
+    balancer of the ``weighting`` keys (``{"kind": ..., option: ...}``, else the config's)."""
     cfg = _config()
     if learning_rate is not None:
         cfg = cfg.override(**{"optim.learning_rate": learning_rate})
     if batch_size is not None:
         cfg = cfg.override(**{"sampling.batch_size": batch_size})
+    if weighting is not None:
+        cfg = cfg.override(**{f"weighting.{k}": v for k, v in weighting.items()})
     problem, net, key = build(cfg)
     _, _, trained = load_run(plain)
     optimizer, balancer, sampler = build_optimizer(cfg), build_balancer(cfg), build_sampler(cfg, problem)
@@ -269,6 +274,62 @@ def test_a_stage_trains_on_its_own_batch(whole, plain, tmp_path, capsys):
     run(_config(**{"run.curriculum": BATCHED}), again, progress=False)
     assert f"resuming {again} from step 30 of 40" in capsys.readouterr().err
     assert _rows(again) == rows and (again / "model.eqx").read_bytes() == (out / "model.eqx").read_bytes()
+
+
+WEIGHTED = {
+    "C": (1.0, 2.0),
+    "steps": (20, 99),
+    "weighting": (None, {"kind": "fixed", "weights": {"bc": 10.0}}),
+}
+
+
+def test_a_stage_trains_with_its_own_weights(whole, plain, tmp_path):
+    stages = stages_of(_config(**{"run.curriculum": WEIGHTED}))
+    assert [s.weighting for s in stages] == [None, {"kind": "fixed", "weights": {"bc": 10.0}}]
+    out = tmp_path / "run"
+    run(_config(**{"run.curriculum": WEIGHTED}), out, progress=False)
+    rows = _rows(out)
+    assert rows[:2] == _rows(whole)[:2]  # the first stage with the run's own weights: unchanged
+    assert [float(r["lambda_bc"]) for r in rows] == [1.0, 1.0, 10.0, 10.0]
+    assert _same_stage(rows[2:], _second_stage_by_hand(plain, weighting=WEIGHTED["weighting"][1]))
+    assert not _same_stage(rows[2:], _second_stage_by_hand(plain))  # the weights did something
+
+
+def test_a_stage_with_another_balancer_resumes_bit_identical(tmp_path, capsys):
+    """A run whose balancer (annealing) is not its last stage's (fixed): the checkpoint inside
+    that stage holds the stage's balancer state, and resuming reads it as such."""
+    config = _config(**{"run.curriculum": WEIGHTED, "weighting.kind": "annealing", "weighting.every": 5})
+    whole_run, again = tmp_path / "whole", tmp_path / "again"
+    run(config, whole_run, progress=False)
+    lam = [float(r["lambda_bc"]) for r in _rows(whole_run)]
+    assert lam[1] != 1.0 and lam[2:] == [10.0, 10.0]  # annealing in stage 0, fixed in stage 1
+    for stop in (30, 20):
+        with pytest.raises(KeyboardInterrupt):
+            run(config, again, progress=False, callbacks=[_StopAt(stop)], overwrite=True)
+        interrupt.clear()
+        run(config, again, progress=False)
+        assert f"resuming {again} from step {stop} of 40" in capsys.readouterr().err
+        assert _rows(again) == _rows(whole_run)
+        assert (again / "model.eqx").read_bytes() == (whole_run / "model.eqx").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ("{'kind': 'fixed', 'weights': {'walls': 1.0}}", ["weighting at C = 2", "'walls'", "residual, bc"]),
+        ("{'kind': 'fixed', 'weights': {'bc': -1.0}}", ["weighting", "must be >= 0"]),
+        ("{'kind': 'balanced'}", ["weighting", "unknown weighting.kind 'balanced'"]),
+        ("{}", ["weighting", "non-empty table"]),
+    ],
+    ids=["unknown-term", "negative-weight", "unknown-kind", "empty"],
+)
+def test_a_bad_stage_weighting_is_refused_before_any_folder(tmp_path, capsys, entry, words):
+    out = tmp_path / "never"
+    spec = f"run.curriculum={{'C': (1.0, 2.0), 'steps': (20, 20), 'weighting': (None, {entry})}}"
+    code = main(["train", "poisson1d", "--out", str(out), "--set", "C=2.0", spec])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and not out.exists(), err
+    assert "run.curriculum" in err[0] and all(w in err[0] for w in words), err[0]
 
 
 def test_a_stage_batch_naming_no_term_is_refused_before_any_folder(tmp_path, capsys):

@@ -49,6 +49,7 @@ __all__ = [
     "ALIASES",
     "recipes_for",
     "recipe_values",
+    "stage_weighting",
 ]
 
 REGISTRIES: dict[str, dict[str, Any]] = {
@@ -207,7 +208,8 @@ class RunSection:
         metadata={
             "doc": "stages before the target: {PARAM: (values...), 'steps': (n...)}, each "
             "warm-started, optionally 'learning_rate': (initial rate per value...) and "
-            "'batch_size': (points per step per value, None: sampling.batch_size...) and "
+            "'batch_size': (points per step per value, None: sampling.batch_size...), "
+            "'weighting': (table of weighting keys per value, None: the run's...) and "
             "'final_params': (problem parameters of a run that ends at that value, or None...) "
             "(pinnsight.experiments.curriculum); {}: none"
         },
@@ -311,6 +313,8 @@ class RunConfig:
                 if name != "problem":
                     _check_field(name, f, getattr(sec, fname))
         check_curriculum(self.run.curriculum, self.problem.name)
+        for entry in self.run.curriculum.get("weighting", ()):
+            stage_weighting(self.weighting, entry)
         for name in ("optim", "weighting", "sampling"):
             _check_ranges(self, name)
         _check_polish(self.optim)
@@ -433,6 +437,25 @@ class RunConfig:
         from .describe import describe
 
         return describe(self)
+
+
+def stage_weighting(run: WeightingSection, entry: dict[str, Any] | None) -> WeightingSection:
+    """The ``weighting`` section of a stage whose ladder entry is ``entry`` (the module
+    docstring of `pinnsight.experiments.curriculum`): ``run`` for None; with a ``kind``, that
+    kind and the options ``entry`` gives (``freeze_from`` kept unless given); without one,
+    ``run``'s kind with its options updated. A bad kind or option is one line naming the key."""
+    if entry is None:
+        return run
+    values = dict(entry)
+    if "kind" not in values:
+        values = {"kind": run.kind, **run.options, **values}
+    values.setdefault("freeze_from", run.freeze_from)
+    try:
+        section = _make_section("weighting", WeightingSection, values)
+        BALANCERS[section.kind](**section.options)  # its ranges, as `_check_ranges`
+        return section
+    except ValueError as err:
+        raise ValueError(f"`run.curriculum` weighting {dict(entry)!r}: {err}") from None
 
 
 def _check_ranges(config: RunConfig, section: str) -> None:

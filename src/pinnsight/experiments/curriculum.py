@@ -41,6 +41,15 @@ with more points costs more per step; spend them where the flow is hardest: the 
 Re = 1000 stage with 512 residual points ends at 0.157 / 0.094 against 0.193 / 0.120 with
 128 (two seeds, docs/RESULTS.md §10).
 
+**Loss weights per stage** (optional): ``"weighting": (None, None, {"kind": "fixed",
+"weights": {"bc": 10.0}})``, one table (or None) per ladder value, gives the stage at that
+value its own balancer: a table with ``kind`` replaces the run's ``weighting`` section (that
+kind with the options given; ``freeze_from`` kept unless given), one without it changes the
+run's balancer's options only; None keeps ``weighting``. The target's stage takes it as it
+takes the learning rate. A balancer that rebalances by gradient norms (``grad_norm``) can
+drive a boundary weight far up once the walls are learned (the cavity's λ_bc passes 100 at
+Re = 1000, docs/RESULTS.md §10); a fixed weight holds the balance where it is set.
+
 **Problem parameters of the run's own stage** (optional): ``"final_params": ({"singular_corners":
 True, "singular_radius": 0.2}, None, None)``, one table (or None) per ladder value, adds
 those parameters of the problem to the *last* stage of a run whose target is that value, and
@@ -116,7 +125,7 @@ STAGES_FILE = "stages.json"
 
 KEY = "run.curriculum"
 EXAMPLE = "run.curriculum={'Re': (100, 400), 'steps': (20000, 20000)}"
-PER_STAGE = ("learning_rate", "batch_size", "final_params")
+PER_STAGE = ("learning_rate", "batch_size", "weighting", "final_params")
 """The optional per-value settings of a ladder besides ``steps`` (module docstring)."""
 
 
@@ -138,6 +147,8 @@ class Stage:
     """The stage's initial learning rate (the ladder's ``learning_rate``); None: ``optim.learning_rate``."""
     batch_size: int | dict[str, int] | None = None
     """The stage's points per step (the ladder's ``batch_size``); None: ``sampling.batch_size``."""
+    weighting: dict[str, Any] | None = None
+    """The stage's own ``weighting`` keys (the ladder's ``weighting``); None: the run's."""
     rung: int | None = None
     """The stage's position on the ladder (its entry in ``steps``, ``learning_rate``, ...);
     None for a target that is not on it."""
@@ -207,6 +218,7 @@ def check_curriculum(spec: Mapping[str, Any], problem: str) -> None:
             raise _bad(f"has steps = {steps!r}; each must be a positive integer.")
     _check_learning_rates(spec, name, len(values))
     _check_batch_sizes(spec, name, len(values))
+    _check_weightings(spec, name, len(values))
     _check_final_params(spec, name, problem, len(values))
     for v in values:
         try:
@@ -266,6 +278,19 @@ def _check_batch_sizes(spec: Mapping[str, Any], name: str, count: int) -> None:
             )
 
 
+def _check_weightings(spec: Mapping[str, Any], name: str, count: int) -> None:
+    """Refuse a ``weighting`` ladder that is not one entry (None, or a non-empty table of
+    ``weighting`` keys) per value; the kind and options are checked with the config
+    (`pinnsight.experiments.config.stage_weighting`)."""
+    entries = _per_value(spec, "weighting", name, count, "table of weighting keys (or None)")
+    for e in entries:
+        if e is not None and (not isinstance(e, Mapping) or not e or not all(isinstance(k, str) for k in e)):
+            raise _bad(
+                f"has weighting = {entries!r}; each must be None or a non-empty table of "
+                "`weighting` keys, e.g. {'kind': 'fixed', 'weights': {'bc': 10.0}}."
+            )
+
+
 def _check_final_params(spec: Mapping[str, Any], name: str, problem: str, count: int) -> None:
     """Refuse a ``final_params`` ladder that is not one entry (None, or a table of the
     problem's parameters other than ``name``, with valid values) per value."""
@@ -316,16 +341,18 @@ def stages_of(config: RunConfig) -> list[Stage]:
     name, values, target, rung = _ladder(config)
     rates = [None if r is None else float(r) for r in spec.get("learning_rate", [None] * len(values))]
     batches = list(spec.get("batch_size", [None] * len(values)))
-    ladder = list(zip(values, spec["steps"], rates, batches, strict=True))
-    plan = [(v, int(n), r, b, k) for k, (v, n, r, b) in enumerate(ladder) if _precedes(values, v, target)]
-    own = (None, None) if rung is None else (rates[rung], batches[rung])
+    weightings = list(spec.get("weighting", [None] * len(values)))
+    ladder = list(zip(values, spec["steps"], rates, batches, weightings, strict=True))
+    plan = [(v, int(n), *own, k) for k, (v, n, *own) in enumerate(ladder) if _precedes(values, v, target)]
+    own = (None, None, None) if rung is None else (rates[rung], batches[rung], weightings[rung])
     plan.append((target, config.run.steps, *own, rung))
     last = check_params(problem, {**final_params(config), **params})
     stages, start = [], 0
-    for i, (v, n, r, b, k) in enumerate(plan):
+    for i, (v, n, r, b, w, k) in enumerate(plan):
         stage_params = last if i == len(plan) - 1 else {**params, name: v}
         batch = dict(b) if isinstance(b, Mapping) else b
-        stages.append(Stage(i, stage_params, start, n, len(plan), name, v, r, batch, k))
+        weighting = None if w is None else dict(w)
+        stages.append(Stage(i, stage_params, start, n, len(plan), name, v, r, batch, weighting, k))
         start += n
     return stages
 

@@ -70,7 +70,7 @@ def _stages(cfg: RunConfig) -> list[str]:
 
     def stage(s) -> str:
         rate = "" if s.learning_rate is None else f", learning rate {s.learning_rate:g}"
-        return f"{s.value:g} ({s.steps} steps{rate}{_batch(s.batch_size)})"
+        return f"{s.value:g} ({s.steps} steps{rate}{_batch(s.batch_size)}{_weighting(s.weighting)})"
 
     path = " -> ".join(stage(s) for s in stages)
     return [f"  # stages: {stages[0].name} = {path}; {stages[-1].end} steps in all", *extra]
@@ -83,6 +83,13 @@ def _batch(batch: int | dict[str, int] | None) -> str:
     if isinstance(batch, int):
         return f", batch {batch}"
     return ", batch " + " ".join(f"{k}={v}" for k, v in batch.items())
+
+
+def _weighting(entry: dict | None) -> str:
+    """``", weighting kind=fixed weights={'bc': 10.0}"`` (nothing for None: the run's)."""
+    if entry is None:
+        return ""
+    return ", weighting " + " ".join(f"{k}={_fmt(v)}" for k, v in entry.items())
 
 
 def _recipes(problem: str) -> list[str]:

@@ -8,6 +8,7 @@ the previous one, and resumes mid-curriculum (`pinnsight.experiments.curriculum`
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,7 +22,8 @@ from ..data_parallel import check_batch, data_mesh
 from ..losses import batch_sizes
 from ..problem import Problem
 from ..problems import get_problem
-from ..train import FitResult, check_step_memory, fit, init_state
+from ..train import FitResult, check_step_memory, fit, init_state, terms_of
+from ..weighting import Balancer
 from . import run_folder
 from .build import (
     build,
@@ -31,7 +33,7 @@ from .build import (
     build_sampler,
     fixed_points_from,
 )
-from .config import RunConfig
+from .config import RunConfig, stage_weighting
 from .curriculum import (
     Stage,
     StageRecorder,
@@ -103,10 +105,22 @@ def _build_checked(config: RunConfig) -> _Parts:
     mesh = data_mesh(config.run.devices)  # too many devices are refused here
     check_batch(batch_sizes(problem, config.sampling.batch_size), mesh)  # odd batches too
     parts = _Parts(problem, net, key, balancer, optimizer, sampler)
-    for stage in stages_of(config):  # and every stage's own batch, before any folder exists
+    for stage in stages_of(config):  # and every stage's own batch and balancer, before any folder exists
         if stage.batch_size is not None:
             _check_stage_batch(config, stage, parts, mesh)
+        if stage.weighting is not None:
+            _check_stage_weighting(config, stage, parts)
     return parts
+
+
+def _check_stage_weighting(config: RunConfig, stage: Stage, parts: _Parts) -> None:
+    """A stage's own balancer against the problem's terms (fixed weights naming no term are
+    refused here, not after the stages before it have trained)."""
+    staged = stage_config(config, stage, parts.problem)
+    try:
+        build_balancer(staged).init(terms_of(parts.problem))
+    except ValueError as err:
+        raise ValueError(f"`run.curriculum` weighting at {stage.name} = {stage.value:g}: {err}") from None
 
 
 def _check_stage_batch(config: RunConfig, stage: Stage, parts: _Parts, mesh) -> None:
@@ -163,14 +177,24 @@ def _stage_batch(config: RunConfig, stage: Stage, problem: Problem) -> int | dic
 
 
 def stage_config(config: RunConfig, stage: Stage, problem: Problem) -> RunConfig:
-    """``config`` with the stage's own initial learning rate and batch, where its ladder gives them."""
+    """``config`` with the stage's own initial learning rate, batch and ``weighting``, where
+    its ladder gives them."""
     changes: dict[str, Any] = {}
     rate = stage.learning_rate
     if rate is not None and rate != config.options("optim").get("learning_rate"):
         changes["optim.learning_rate"] = rate
     if stage.batch_size is not None:
         changes["sampling.batch_size"] = _stage_batch(config, stage, problem)
-    return config.override(**changes) if changes else config
+    staged = config.override(**changes) if changes else config
+    weighting = stage_weighting(config.weighting, stage.weighting)
+    return staged if weighting == config.weighting else dataclasses.replace(staged, weighting=weighting)
+
+
+def _stage_balancer(config: RunConfig, staged: RunConfig, parts: _Parts, stage: Stage) -> Balancer:
+    """The run's balancer, or the stage's own where its ladder gives it one, seeing the
+    stage's step count (`stage_balancer`)."""
+    own = parts.balancer if staged.weighting == config.weighting else build_balancer(staged)
+    return stage_balancer(own, stage)
 
 
 def _stage_trainer(
@@ -186,8 +210,8 @@ def _stage_trainer(
 
     def train(stage: Stage, state=None, history=None, extra=()) -> FitResult:
         prob = parts.problem if stage.final else get_problem(config.problem.name, **stage.params)
-        bal, stage_k = stage_balancer(parts.balancer, stage), stage_key(parts.key, stage)
         staged, optimizer = stage_config(config, stage, parts.problem), parts.optimizer
+        bal, stage_k = _stage_balancer(config, staged, parts, stage), stage_key(parts.key, stage)
         if staged.options("optim") != config.options("optim"):
             optimizer = build_optimizer(staged)
         if state is not None and stage.index > 0 and int(state.step) == stage.start:
@@ -216,6 +240,7 @@ def _stage_trainer(
 
 
 def _resume_point(
+    config: RunConfig,
     opened: run_folder.OpenedRun,
     parts: _Parts,
     stages: Sequence[Stage],
@@ -226,8 +251,11 @@ def _resume_point(
     ``announce``: say on stderr where it resumes."""
     if opened.status.kind != "unfinished":
         return None, None
-    p = parts
-    skeleton = jax.eval_shape(lambda: init_state(p.problem, p.net, p.optimizer, p.balancer, p.sampler, p.key))
+    p, step = parts, opened.status.step or 0
+    # the state's balancer is the one of the stage that trained it (a stage may have its own)
+    owner = next((s for s in stages if s.start < step <= s.end), stages[0])
+    bal = _stage_balancer(config, stage_config(config, owner, p.problem), p, owner)
+    skeleton = jax.eval_shape(lambda: init_state(p.problem, p.net, p.optimizer, bal, p.sampler, p.key))
     state = opened.load_state(skeleton)
     history = opened.history
     if announce:
@@ -250,7 +278,7 @@ def _run_in_folder(
 ) -> FitResult:
     """Run ``stages`` in the locked folder ``out_dir``, resuming an unfinished run found there."""
     with run_folder.open_run(out_dir, config, overwrite=overwrite) as opened:
-        state, history = _resume_point(opened, parts, stages, out_dir, announce)
+        state, history = _resume_point(config, opened, parts, stages, out_dir, announce)
 
         def tail(stage: Stage) -> list[Callback]:  # last: summary.json is the last file
             folder_cb = run_folder.RunFolderCallback
