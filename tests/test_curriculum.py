@@ -464,6 +464,11 @@ def test_best_recipes_are_listed_and_valid(capsys):
     assert last == "  # stages: C = 1 (20 steps) -> 2 (20 steps); 40 steps in all"  # 4: past the target
     last = describe(_config(**{"run.curriculum": BATCHED})).splitlines()[-1]
     assert last == "  # stages: C = 1 (20 steps) -> 2 (20 steps, batch residual=48 bc_lo=3); 40 steps in all"
+    last = describe(_config(**{"run.curriculum": WEIGHTED})).splitlines()[-1]
+    assert last == (
+        '  # stages: C = 1 (20 steps) -> 2 (20 steps, weighting kind="fixed" weights={"bc": 10.0}); '
+        "40 steps in all"
+    )
 
 
 def test_reproduce_recipes_makes_a_second_resumable_table(tmp_path):
