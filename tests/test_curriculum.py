@@ -313,15 +313,40 @@ def test_a_stage_with_another_balancer_resumes_bit_identical(tmp_path, capsys):
         assert (again / "model.eqx").read_bytes() == (whole_run / "model.eqx").read_bytes()
 
 
+def test_a_stage_weighting_without_a_kind_replaces_the_options_it_names():
+    from pinnsight.experiments.runs import stage_config
+
+    run_level = {"weighting.kind": "annealing", "weighting.alpha": 0.5, "weighting.freeze_from": 7}
+    for entry, want in [
+        ({"alpha": 0.3}, ("annealing", {"alpha": 0.3}, 7)),
+        ({"kind": "fixed", "weights": {"bc": 2.0}}, ("fixed", {"weights": {"bc": 2.0}}, 7)),
+        ({"kind": "grad_norm", "freeze_from": None}, ("grad_norm", {}, None)),
+    ]:
+        cfg = _config(**{"run.curriculum": {**WEIGHTED, "weighting": (None, entry)}, **run_level})
+        stage = stages_of(cfg)[-1]
+        w = stage_config(cfg, stage, None).weighting
+        assert (w.kind, w.options, w.freeze_from) == want, entry
+    # a run whose own balancer has options of another kind: an entry without a kind still works
+    cfg = _config(
+        **{
+            "weighting.kind": "fixed",
+            "weighting.every": 5,
+            "run.curriculum": {**WEIGHTED, "weighting": (None, {"weights": {"bc": 2.0}})},
+        }
+    )
+    assert stage_config(cfg, stages_of(cfg)[-1], None).weighting.options["weights"] == {"bc": 2.0}
+
+
 @pytest.mark.parametrize(
     ("entry", "words"),
     [
         ("{'kind': 'fixed', 'weights': {'walls': 1.0}}", ["weighting at C = 2", "'walls'", "residual, bc"]),
+        ("{'options': {'alpha': 0.3}}", ["weighting", "not under 'options'"]),
         ("{'kind': 'fixed', 'weights': {'bc': -1.0}}", ["weighting", "must be >= 0"]),
         ("{'kind': 'balanced'}", ["weighting", "unknown weighting.kind 'balanced'"]),
         ("{}", ["weighting", "non-empty table"]),
     ],
-    ids=["unknown-term", "negative-weight", "unknown-kind", "empty"],
+    ids=["unknown-term", "nested-options", "negative-weight", "unknown-kind", "empty"],
 )
 def test_a_bad_stage_weighting_is_refused_before_any_folder(tmp_path, capsys, entry, words):
     out = tmp_path / "never"

@@ -218,6 +218,34 @@ def test_a_rate_cure_under_a_ladder_goes_into_the_ladders_rate_of_the_last_stage
     assert cure_keys(cfg, dataclasses.replace(d, problem="poisson2d")) == d.cure()
 
 
+def test_a_balancer_cure_under_a_ladder_goes_into_the_ladders_weighting_of_the_last_stage():
+    """``weighting.kind`` would not reach a last stage whose ladder gives it its own balancer:
+    the cure replaces that stage's entry instead (and the doctor probes that stage's balancer)."""
+    import dataclasses
+
+    import pinnsight as ps
+    from pinnsight.experiments.doctor import cure_keys, probe_config
+
+    ladder = {
+        "C": (1.0, 2.0),
+        "steps": (20, 20),
+        "weighting": (None, {"kind": "fixed", "weights": {"bc": 10.0}}),
+    }
+    cfg = ps.RunConfig.create(problem="poisson1d", C=2.0, **{"run.curriculum": ladder})
+    problem = ps.get_problem("poisson1d", C=2.0)
+    assert probe_config(cfg, problem).weighting.options == {"weights": {"bc": 10.0}}
+    d = dataclasses.replace(_diagnosis(gradient_imbalance="severe"), problem="poisson1d")
+    keys = cure_keys(cfg, d)
+    assert "weighting.kind" not in keys
+    assert keys["run.curriculum"]["weighting"] == (None, {"kind": "annealing"})
+    assert probe_config(cfg.override(**keys), problem).weighting.kind == "annealing"
+    # a ladder without a stage balancer: the key is the diagnosis's own
+    plain = ps.RunConfig.create(
+        problem="poisson1d", C=2.0, **{"run.curriculum": {"C": (1.0,), "steps": (20,)}}
+    )
+    assert cure_keys(plain, d) == d.cure()
+
+
 def test_each_findings_cure_under_a_ladder_names_the_ladder_in_table_and_json(monkeypatch):
     """Not only the merged cure: the rate finding's own ``set`` (the findings' table, the
     ``--json`` findings and the cure run's diagnosis after) names ``run.curriculum``, since

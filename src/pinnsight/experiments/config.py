@@ -443,16 +443,20 @@ def stage_weighting(run: WeightingSection, entry: dict[str, Any] | None) -> Weig
     """The ``weighting`` section of a stage whose ladder entry is ``entry`` (the module
     docstring of `pinnsight.experiments.curriculum`): ``run`` for None; with a ``kind``, that
     kind and the options ``entry`` gives (``freeze_from`` kept unless given); without one,
-    ``run``'s kind with its options updated. A bad kind or option is one line naming the key."""
+    ``run``'s kind with the options ``entry`` gives replacing its own (each whole: a
+    ``weights`` table replaces the run's table). A bad kind or option is one line naming the key."""
     if entry is None:
         return run
     values = dict(entry)
-    if "kind" not in values:
-        values = {"kind": run.kind, **run.options, **values}
-    values.setdefault("freeze_from", run.freeze_from)
     try:
+        if "options" in values:
+            raise ValueError("give the balancer's options as keys of the table, not under 'options'.")
+        if "kind" not in values:
+            values = {"kind": run.kind, **run.options, **values}
+        values.setdefault("freeze_from", run.freeze_from)
         section = _make_section("weighting", WeightingSection, values)
-        BALANCERS[section.kind](**section.options)  # its ranges, as `_check_ranges`
+        own = section_options("weighting", section.kind)  # the options this kind takes
+        BALANCERS[section.kind](**{k: v for k, v in section.options.items() if k in own})  # ranges
         return section
     except ValueError as err:
         raise ValueError(f"`run.curriculum` weighting {dict(entry)!r}: {err}") from None

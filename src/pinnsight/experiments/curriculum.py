@@ -44,8 +44,9 @@ Re = 1000 stage with 512 residual points ends at 0.157 / 0.094 against 0.193 / 0
 **Loss weights per stage** (optional): ``"weighting": (None, None, {"kind": "fixed",
 "weights": {"bc": 10.0}})``, one table (or None) per ladder value, gives the stage at that
 value its own balancer: a table with ``kind`` replaces the run's ``weighting`` section (that
-kind with the options given; ``freeze_from`` kept unless given), one without it changes the
-run's balancer's options only; None keeps ``weighting``. The target's stage takes it as it
+kind with the options given; ``freeze_from`` kept unless given), one without it replaces
+the options it names of the run's balancer (each whole: ``{"weights": {"bc": 10.0}}`` leaves
+every other term at 1); None keeps ``weighting``. The target's stage takes it as it
 takes the learning rate. A balancer that rebalances by gradient norms (``grad_norm``) can
 drive a boundary weight far up once the walls are learned (the cavity's λ_bc passes 100 at
 Re = 1000, docs/RESULTS.md §10); a fixed weight holds the balance where it is set.

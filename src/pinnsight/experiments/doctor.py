@@ -109,7 +109,7 @@ def for_problem(config: RunConfig, problem: Problem) -> RunConfig:
 def probe_config(config: RunConfig, problem: Problem) -> RunConfig:
     """What the doctor probes: the run's last stage, i.e. the problem at the config's own
     parameters (over the ladder's ``final_params`` at the target) with that stage's learning
-    rate and batch where a ``run.curriculum`` ladder sets them (the rate and batch it trains
+    rate, batch and balancer where a ``run.curriculum`` ladder sets them (what it trains
     with), from a fresh network for ``run.steps`` steps. The earlier stages' warm start is not
     part of a probe. ``config`` itself without a ladder (or for a script's problem, which a
     ladder of the registered problem does not describe)."""
@@ -120,9 +120,9 @@ def probe_config(config: RunConfig, problem: Problem) -> RunConfig:
 
 def cure_keys(config: RunConfig, diagnosis: Diagnosis) -> dict[str, Any]:
     """``diagnosis.cure()`` as keys of ``config``: where a ``run.curriculum`` ladder sets the
-    last stage's learning rate, ``optim.learning_rate`` would not reach that stage, so the new
-    rate goes into the ladder's ``learning_rate`` at the stage's value (``run.curriculum``
-    whole); the other keys unchanged."""
+    last stage's learning rate (or balancer), ``optim.learning_rate`` (or ``weighting.*``)
+    would not reach that stage, so the new values go into the ladder's ``learning_rate`` (or
+    ``weighting``) at the stage's value (``run.curriculum`` whole); the other keys unchanged."""
     return _as_keys_of(config, diagnosis.cure(), diagnosis.problem)
 
 
@@ -140,17 +140,25 @@ def in_keys_of(config: RunConfig, diagnosis: Diagnosis) -> Diagnosis:
 
 def _as_keys_of(config: RunConfig, keys: dict[str, Any], problem_name: str) -> dict[str, Any]:
     spec = config.run.curriculum
-    if "optim.learning_rate" not in keys or "learning_rate" not in spec:
-        return keys
-    if problem_name != config.problem.name:  # a script's problem: probed without the ladder
+    if not spec or problem_name != config.problem.name:  # a script's problem: probed without the ladder
         return keys
     last = stages_of(config)[-1]
-    if last.rung is None or last.learning_rate is None:
+    if last.rung is None:
         return keys
-    rates = list(spec["learning_rate"])
-    rates[last.rung] = keys["optim.learning_rate"]
-    out = {k: v for k, v in keys.items() if k != "optim.learning_rate"}
-    return {**out, CURRICULUM: {**spec, "learning_rate": tuple(rates)}}
+    ladder, out = dict(spec), dict(keys)
+    if "optim.learning_rate" in out and last.learning_rate is not None:
+        ladder["learning_rate"] = _at_rung(spec["learning_rate"], last.rung, out.pop("optim.learning_rate"))
+    weighting = {k.removeprefix("weighting."): v for k, v in out.items() if k.startswith("weighting.")}
+    if weighting and last.weighting is not None:  # the stage's own balancer would hide them
+        entry = weighting if "kind" in weighting else {**last.weighting, **weighting}
+        ladder["weighting"] = _at_rung(spec["weighting"], last.rung, entry)
+        out = {k: v for k, v in out.items() if not k.startswith("weighting.")}
+    return out if out == keys else {**out, CURRICULUM: ladder}
+
+
+def _at_rung(entries, rung: int, value: Any) -> tuple:
+    """The ladder's ``entries`` with ``value`` at ``rung``."""
+    return tuple(value if k == rung else e for k, e in enumerate(entries))
 
 
 def diagnose_config(config: RunConfig, problem: Problem | None = None, *, progress: bool = True) -> Diagnosis:

@@ -135,9 +135,9 @@ def _check_stage_batch(config: RunConfig, stage: Stage, parts: _Parts, mesh) -> 
         raise ValueError(f"{where}: {err}") from None
     if stage.index == 0 or batch == config.sampling.batch_size:
         return  # `fit` checks it when the first stage starts
-    p = parts
+    p, bal = parts, _stage_balancer(config, stage_config(config, stage, parts.problem), parts, stage)
     try:
-        check_step_memory(p.problem, p.net, p.balancer, p.optimizer, p.sampler, batch, devices=mesh)
+        check_step_memory(p.problem, p.net, bal, p.optimizer, p.sampler, batch, devices=mesh)
     except memory.MemoryEstimateError as err:
         raise memory.MemoryEstimateError(f"{where}: {err}") from None
 
