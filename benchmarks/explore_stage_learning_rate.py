@@ -26,7 +26,7 @@ import time
 import jax
 
 import pinnsight as ps
-from pinnsight.experiments.build import build_balancer, build_optimizer, build_sampler
+from pinnsight.experiments.build import build_balancer, build_optimizer, build_problem, build_sampler
 from pinnsight.train import fit
 
 
@@ -59,9 +59,11 @@ def _rung(text: str) -> tuple[float, int]:
 
 def _stage(config, net, re: float, steps: int, lr: float, key, assignments, t0: float):
     """Train ``net`` at ``re`` for ``steps`` steps from a fresh optimiser; print the trace."""
-    problem = ps.get_problem("cavity", Re=re)
     cfg = config.override(**{"problem.params.Re": re, "optim.learning_rate": lr})
     cfg = cfg.with_assignments(assignments)
+    # the run's own problem parameters at ``re`` (e.g. best's corner_radius; before 2026-12-08
+    # this read get_problem("cavity", Re=re) and so left them out)
+    problem = build_problem(cfg)
     result = fit(
         problem,
         net,
