@@ -464,6 +464,21 @@ def test_the_cavity_s_best_adds_the_corner_flow_at_re_100_only():
     assert last("best", singular_radius=0.25)["singular_radius"] == 0.25  # a value set wins
 
 
+def test_the_cavity_s_best_holds_the_wall_weight_at_10_at_re_1000():
+    from pinnsight.experiments.config import stage_weighting
+
+    def stages(**values):
+        cfg = ps.RunConfig.create(problem="cavity", recipe="best", **values)
+        return [(s.learning_rate, stage_weighting(cfg.weighting, s.weighting)) for s in stages_of(cfg)]
+
+    assert [w.kind for _, w in stages()] == ["grad_norm"]  # Re = 100: one stage, grad-norm
+    assert [w.kind for _, w in stages(Re=400)] == ["grad_norm", "grad_norm"]
+    *below, (rate, last) = stages(Re=1000)
+    assert [w.kind for _, w in below] == ["grad_norm", "grad_norm"]
+    assert last.kind == "fixed" and last.options["weights"] == {"bc": 10.0}  # the residual at 1
+    assert rate == 2e-4 and [r for r, _ in below] == [1e-3, 3e-4]
+
+
 # -- recipes and the recipe table ----------------------------------------------------------------
 
 
