@@ -181,7 +181,7 @@ def test_cli_text_output_with_a_cure(monkeypatch, capsys):
 
 def test_the_probe_of_a_ladder_is_its_last_stage_with_that_stages_rate_and_batch():
     """Under a ``run.curriculum`` ladder the doctor probes the target's stage as it trains:
-    cavity ``best`` at Re = 1000 starts that stage at 1e-4 with 512 residual points (not
+    cavity ``best`` at Re = 1000 starts that stage at 2e-4 with 512 residual points (not
     ``optim.learning_rate`` = 1e-3 and 128); without a ladder the config is left alone."""
     import pinnsight as ps
     from pinnsight.experiments.doctor import probe_config
@@ -190,7 +190,7 @@ def test_the_probe_of_a_ladder_is_its_last_stage_with_that_stages_rate_and_batch
     problem = ps.get_problem("cavity", Re=1000.0)
     probe = probe_config(cfg, problem)
     assert cfg.options("optim")["learning_rate"] == 1e-3
-    assert probe.options("optim")["learning_rate"] == 1e-4
+    assert probe.options("optim")["learning_rate"] == 2e-4
     assert probe.sampling.batch_size["residual"] == 512 and probe.problem.params["Re"] == 1000.0
     plain = ps.RunConfig.create(problem="cavity", recipe="M4")
     assert probe_config(plain, problem) is plain
@@ -210,7 +210,7 @@ def test_a_rate_cure_under_a_ladder_goes_into_the_ladders_rate_of_the_last_stage
     assert d.cure() == {"optim.learning_rate": 1e-4, "net.kind": "modified_mlp"}
     keys = cure_keys(cfg, d)
     assert "optim.learning_rate" not in keys and keys["net.kind"] == "modified_mlp"
-    assert keys["run.curriculum"]["learning_rate"] == (1e-3, 1e-4, 1e-4)  # Re = 400's entry
+    assert keys["run.curriculum"]["learning_rate"] == (1e-3, 1e-4, 2e-4)  # Re = 400's entry
     cured = cfg.override(**keys)
     assert [s.learning_rate for s in stages_of(cured)] == [1e-3, 1e-4]
     # without a ladder rate (or for a script's problem) the keys are the diagnosis's own
@@ -259,13 +259,13 @@ def test_each_findings_cure_under_a_ladder_names_the_ladder_in_table_and_json(mo
     monkeypatch.setattr(doc, "diagnose_config", lambda *a, **k: stub)
     cfg = ps.RunConfig.create(problem="cavity", recipe="best").with_assignments(["Re=400"])
     res = doc.run_doctor(cfg, cure=True, progress=False)
-    ladder = {**cfg.run.curriculum, "learning_rate": (1e-3, 1e-4, 1e-4)}
+    ladder = {**cfg.run.curriculum, "learning_rate": (1e-3, 1e-4, 2e-4)}
     for d in (res["diagnosis"], res["after"]):
         assert d.finding("divergence").cure["set"] == {"run.curriculum": ladder}
         assert d.finding("divergence").cure["advice"] == "divergence"
     found = {f["pathology"]: f for f in res["json"]["findings"]}
     assert "optim.learning_rate" not in found["divergence"]["cure"]["set"]
-    assert found["divergence"]["cure"]["set"]["run.curriculum"]["learning_rate"] == [1e-3, 1e-4, 1e-4]
+    assert found["divergence"]["cure"]["set"]["run.curriculum"]["learning_rate"] == [1e-3, 1e-4, 2e-4]
     after = {f["pathology"]: f for f in res["json"]["cure_run"]["diagnosis_after"]["findings"]}
     assert "run.curriculum" in after["divergence"]["cure"]["set"]
     assert res["cure_keys"] == {"run.curriculum": ladder} == res["diagnosis"].cure()
@@ -284,9 +284,9 @@ def test_the_probe_trains_with_the_last_stages_rate_and_batch(monkeypatch):
     monkeypatch.setattr(doc, "doctor", lambda *a, **k: seen.update(k))
     cfg = ps.RunConfig.create(problem="cavity", recipe="best").with_assignments(["Re=1000", "run.steps=10"])
     doc.diagnose_config(cfg, progress=False)
-    assert seen["learning_rate"](2000) == pytest.approx(1e-4) and seen["steps"] == 10  # after the warm-up
+    assert seen["learning_rate"](2000) == pytest.approx(2e-4) and seen["steps"] == 10  # after the warm-up
     assert seen["batch_size"]["residual"] == 512 and seen["batch_size"]["lid"] == 128
-    assert seen["setup"]["optim.learning_rate"] == 1e-4
+    assert seen["setup"]["optim.learning_rate"] == 2e-4
 
 
 def test_a_ladder_cure_is_printed_as_one_shell_word_that_reads_back():
